@@ -1,0 +1,229 @@
+"""Task registry: reads task definitions from the data folder ``tasks/``.
+
+A task is a folder holding ``task.toml`` (its rules and answer key) and the snippet file it
+names. Adding a task is adding such a folder; no code changes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue, Severity
+
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+DEFAULT_SPLIT = "train"
+TASKS_DIR_ENV = "CODEREVIEW_TASKS_DIR"
+
+
+class TaskDefinitionError(ValueError):
+    """A task folder whose definition is inconsistent (bad line, unknown type, ...)."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Rules of one task and its canonical episode.
+
+    Attributes:
+        name: Identifier used on the wire (``syntax_check``).
+        title: Human-readable name.
+        difficulty: ``easy``, ``medium`` or ``hard``.
+        issue_type: The category the task is about.
+        description: Instructions shown to the agent.
+        max_steps: Step budget; the episode ends when it is used up.
+        success_threshold: ``completion_score`` at or above which the review succeeds.
+        max_hints: Hints available per episode.
+        canonical: The hand-written episode served when no seed is given.
+    """
+
+    name: str
+    title: str
+    difficulty: str
+    issue_type: IssueType
+    description: str
+    max_steps: int
+    success_threshold: float
+    max_hints: int
+    canonical: EpisodeSpec
+
+    @property
+    def expected_issue_count(self) -> int:
+        """Number of planted issues per episode."""
+        return len(self.canonical.issues)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready summary (no answer key)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "difficulty": self.difficulty,
+            "issue_type": self.issue_type.value,
+            "description": self.description,
+            "expected_issue_count": self.expected_issue_count,
+            "max_steps": self.max_steps,
+            "success_threshold": self.success_threshold,
+            "max_hints": self.max_hints,
+            "splits": list(SPLITS),
+        }
+
+
+def _load_task(folder: Path) -> TaskSpec:
+    definition_path = folder / "task.toml"
+    try:
+        with definition_path.open("rb") as handle:
+            raw = tomllib.load(handle)
+        snippet_raw = raw["snippet"]
+        code = (folder / snippet_raw["file"]).read_text(encoding="utf-8")
+        line_count = code.count("\n") + (0 if code.endswith("\n") else 1)
+        issues = tuple(_planted_issue(item, line_count) for item in raw.get("issues", []))
+        decoys = tuple(
+            Decoy(
+                id=str(item["id"]),
+                line_number=int(item["line"]),
+                kind=str(item["kind"]),
+                description=str(item["description"]),
+            )
+            for item in raw.get("decoys", [])
+        )
+        name = str(raw["name"])
+        snippet = CodeSnippet(
+            code=code,
+            language=str(snippet_raw.get("language", "python")),
+            file_name=str(snippet_raw.get("file_name", snippet_raw["file"])),
+            context=snippet_raw.get("context"),
+        )
+        spec = TaskSpec(
+            name=name,
+            title=str(raw.get("title", name)),
+            difficulty=str(raw["difficulty"]),
+            issue_type=IssueType(raw["issue_type"]),
+            description=str(raw["description"]),
+            max_steps=int(raw["max_steps"]),
+            success_threshold=float(raw["success_threshold"]),
+            max_hints=int(raw.get("max_hints", 3)),
+            canonical=EpisodeSpec(
+                task_name=name, seed=None, split=DEFAULT_SPLIT, snippet=snippet,
+                issues=issues, decoys=decoys,
+            ),
+        )
+    except (KeyError, ValueError, TypeError, OSError, tomllib.TOMLDecodeError) as exc:
+        raise TaskDefinitionError(f"invalid task definition in {folder}: {exc!r}") from exc
+    ids = [issue.id for issue in issues]
+    if len(set(ids)) != len(ids):
+        raise TaskDefinitionError(f"duplicate issue ids in {definition_path}")
+    if not issues:
+        raise TaskDefinitionError(f"{definition_path} plants no issue")
+    return spec
+
+
+def _planted_issue(item: dict[str, Any], line_count: int) -> PlantedIssue:
+    line = int(item["line"])
+    accepted = tuple(int(n) for n in item.get("accepted_lines", [line]))
+    if line not in accepted:
+        raise TaskDefinitionError(f"issue {item['id']}: line {line} not in accepted_lines")
+    if not all(1 <= n <= line_count for n in accepted):
+        raise TaskDefinitionError(f"issue {item['id']}: accepted line outside the snippet")
+    issue_type = IssueType(item["issue_type"])
+    cwe = item.get("cwe") or None
+    return PlantedIssue(
+        id=str(item["id"]),
+        line_number=line,
+        accepted_lines=accepted,
+        issue_type=issue_type,
+        severity=Severity(item["severity"]),
+        description=str(item["description"]),
+        fix=str(item["fix"]),
+        cwe=cwe,
+        kind=str(item.get("kind") or cwe or item["id"]),
+    )
+
+
+class TaskRegistry:
+    """The registered tasks, keyed by name, in a stable order."""
+
+    def __init__(self, tasks: list[TaskSpec]) -> None:
+        self._tasks = {task.name: task for task in sorted(tasks, key=_task_order)}
+
+    @classmethod
+    def from_directory(cls, path: os.PathLike[str] | str) -> "TaskRegistry":
+        """Load every folder of ``path`` that holds a ``task.toml``.
+
+        Raises:
+            TaskDefinitionError: when a definition is inconsistent.
+        """
+        root = Path(path)
+        folders = sorted(p for p in root.iterdir() if (p / "task.toml").is_file())
+        return cls([_load_task(folder) for folder in folders])
+
+    def names(self) -> list[str]:
+        """Task names, easiest first."""
+        return list(self._tasks)
+
+    def tasks(self) -> list[TaskSpec]:
+        """Task specs, easiest first."""
+        return list(self._tasks.values())
+
+    def get(self, name: str) -> TaskSpec:
+        """Return the task called ``name``.
+
+        Raises:
+            ValueError: for an unknown name; the message lists the valid ones.
+        """
+        try:
+            return self._tasks[name]
+        except (KeyError, TypeError):
+            valid = ", ".join(self._tasks)
+            raise ValueError(f"unknown task {name!r}; valid tasks: {valid}") from None
+
+    def episode(self, name: str, seed: Optional[int] = None, split: str = DEFAULT_SPLIT) -> EpisodeSpec:
+        """Return the episode (code and answer key) for ``(name, seed, split)``.
+
+        Args:
+            name: Task name.
+            seed: Episode seed; ``None`` selects the canonical snippet.
+            split: ``train``, ``validation`` or ``test``.
+
+        Raises:
+            ValueError: unknown task or split.
+        """
+        task = self.get(name)
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+        canonical = task.canonical
+        if seed is None and split == canonical.split:
+            return canonical
+        return EpisodeSpec(
+            task_name=canonical.task_name, seed=seed, split=split, snippet=canonical.snippet,
+            issues=canonical.issues, decoys=canonical.decoys,
+        )
+
+
+_DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2}
+
+
+def _task_order(task: TaskSpec) -> tuple[int, str]:
+    return (_DIFFICULTY_ORDER.get(task.difficulty, 3), task.name)
+
+
+def default_tasks_dir() -> Path:
+    """The task data folder: ``$CODEREVIEW_TASKS_DIR`` or ``tasks/`` at the project root."""
+    configured = os.environ.get(TASKS_DIR_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "tasks"
+
+
+@functools.lru_cache(maxsize=4)
+def load_registry(path: Optional[str] = None) -> TaskRegistry:
+    """Load (once per process and path) the registry from ``path`` or the default folder."""
+    return TaskRegistry.from_directory(path or default_tasks_dir())
+
+
+def code_digest(code: str) -> str:
+    """Stable short digest of a snippet, used to tie snapshots to the code they were made on."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]

@@ -1,12 +1,31 @@
-"""Shared fixtures and helpers."""
+"""Shared fixtures and helpers.
+
+Database tests run on SQLite always and on Postgres when it is reachable at
+``TEST_DATABASE_URL`` (default: the local server's ``test`` database). With ``CI=true`` an
+unreachable Postgres fails the run instead of skipping.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
 import pytest
+import requests
+import sqlalchemy as sa
 
 from app.env import CodeIssue, CodeReviewerAction, CodeReviewerEnv, IssueType, Severity, load_registry
 
+ROOT = Path(__file__).resolve().parents[1]
 TASK_NAMES = load_registry().names()
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def report(line: int, issue_type: IssueType | str, severity: Severity | str = "high",
@@ -34,3 +53,177 @@ def env(task_name: str) -> CodeReviewerEnv:
     environment = CodeReviewerEnv(task_name=task_name)
     environment.reset()
     return environment
+
+
+# ---------------------------------------------------------------------- databases
+
+
+def migrate(url: str) -> None:
+    """Run ``alembic upgrade head`` on ``url``."""
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-x", f"url={url}", "upgrade", "head"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is the slow part)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
+
+
+def postgres_available() -> str | None:
+    """None when reachable, else the reason."""
+    try:
+        engine = sa.create_engine(postgres_admin_url(), poolclass=sa.pool.NullPool,
+                                  connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+        return f"Postgres unreachable at {postgres_admin_url()}: {exc.__class__.__name__}"
+    return None
+
+
+def require_postgres() -> None:
+    reason = postgres_available()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: Postgres tests must run)")
+    pytest.skip(reason)
+
+
+def create_postgres_database(prefix: str = "crtest") -> tuple[str, callable]:
+    """Create an empty database; return its URL and a function that drops it."""
+    admin = sa.make_url(postgres_admin_url())
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin.set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A migrated Postgres database for this test run."""
+    require_postgres()
+    url, drop = create_postgres_database()
+    migrate(url)
+    yield url
+    drop()
+
+
+TABLES = ("steps", "episodes", "sessions")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """A fresh, migrated database of each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE sessions SET current_episode_id = NULL"))
+        connection.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def app(database_url: str):  # type: ignore[no-untyped-def]
+    from app import create_app
+
+    application = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    yield application
+    application.extensions["database"].dispose()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+# ---------------------------------------------------------------------- live servers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """gunicorn serving the app on a free loopback port; stopped by ``stop()``."""
+
+    def __init__(self, database_url: str, workers: int = 2, threads: int = 8,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
+        env = dict(os.environ, DATABASE_URL=database_url, GUNICORN_BIND=f"127.0.0.1:{self.port}",
+                   GUNICORN_WORKERS=str(workers), GUNICORN_THREADS=str(threads),
+                   GUNICORN_LOG_LEVEL="warning", **(extra_env or {}))
+        self.log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"gunicorn-{self.port}.log", "w+")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError(f"gunicorn exited: {self.log.read()[-2000:]}")
+            try:
+                if requests.get(self.url + "/metadata", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("gunicorn did not become ready")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[LiveServer]:
+    """gunicorn with two workers over a fresh SQLite database."""
+    path = tmp_path_factory.mktemp("live") / "live.db"
+    shutil.copy(sqlite_template, path)
+    server = LiveServer(f"sqlite:///{path}", extra_env={"SERVED_BY_HEADER": "1"})
+    yield server
+    server.stop()

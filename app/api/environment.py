@@ -1,0 +1,72 @@
+"""The original environment API: /reset, /step, /state, /tasks, /health."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, jsonify, request
+
+from app import __version__
+from app.api import bp, json_body, load, registry
+from app.db import get_database, request_session
+from app.errors import json_error
+from app.schemas import ResetRequestSchema, SessionQuerySchema, StepRequestSchema
+from app.services import episodes
+
+reset_schema = ResetRequestSchema()
+step_schema = StepRequestSchema()
+session_query_schema = SessionQuerySchema()
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    """Start an episode in a session (created when absent)."""
+    args = load(reset_schema, json_body(optional=True))
+    db = request_session(write=True)
+    outcome = episodes.start_episode(db, registry(), **args)
+    db.commit()
+    return jsonify(outcome.to_wire())
+
+
+@bp.post("/step")
+def step() -> Response:
+    """Apply one action to the session's current episode."""
+    args = load(step_schema, json_body())
+    db = request_session(write=True)
+    outcome = episodes.apply_step(db, registry(), args["session_id"], json_body()["action"])
+    db.commit()
+    return jsonify(outcome.to_wire())
+
+
+@bp.get("/state")
+def state() -> Response:
+    """Current state of a session's episode."""
+    args = load(session_query_schema, request.args.to_dict())
+    return jsonify(episodes.session_state(request_session(), registry(), args["session_id"]))
+
+
+@bp.get("/result")
+def result() -> Response:
+    """Review result of a session's current episode."""
+    args = load(session_query_schema, request.args.to_dict())
+    return jsonify(episodes.session_result(request_session(), registry(), args["session_id"]))
+
+
+@bp.get("/tasks")
+def tasks() -> Response:
+    """The registered tasks."""
+    return jsonify({"tasks": [task.to_dict() for task in registry().tasks()]})
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Liveness plus a database round trip; 503 when the database is unreachable."""
+    database = get_database(current_app)
+    try:
+        database.ping()
+    except Exception:  # any driver error means the same thing here: not serving
+        return json_error(503, "SERVICE_UNAVAILABLE", "the database is unreachable")
+    return jsonify({
+        "status": "healthy",
+        "database": database.url.get_backend_name(),
+        "version": __version__,
+        "tasks": len(registry().names()),
+    })

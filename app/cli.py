@@ -1,0 +1,32 @@
+"""The ``codereview`` command: a Flask CLI group over ``create_app``.
+
+``codereview routes`` and ``codereview shell`` come from Flask; this module adds the project's
+own commands.
+"""
+
+from __future__ import annotations
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+from flask import current_app
+
+from app import create_app
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def cli() -> None:
+    """Code Reviewer Environment management commands."""
+
+
+@cli.command("tasks")
+@with_appcontext
+def list_tasks() -> None:
+    """List the registered tasks."""
+    for task in current_app.extensions["registry"].tasks():
+        click.echo(f"{task.name:<24}{task.difficulty:<8}{task.expected_issue_count:>3} issues "
+                   f"{task.max_steps:>3} steps  threshold {task.success_threshold:.2f}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

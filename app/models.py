@@ -1,0 +1,119 @@
+"""Persistent records: sessions, episodes and steps. The database is the source of truth.
+
+An episode row holds the engine's snapshot (``state``), so any worker can restore it, apply a
+step and write it back. ``step_count`` doubles as an optimistic lock: a step is written with
+``UPDATE ... WHERE step_count = :seen``, and the unique (episode_id, index) pair of ``steps``
+backs it, so two concurrent steps on one episode never both apply.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from sqlalchemy.dialects import postgresql
+
+from app.db import Base
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, stored as UTC."""
+    return datetime.now(timezone.utc)
+
+
+class EpisodeStatus:
+    """Values of ``Episode.status``."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    ABANDONED = "abandoned"
+    ALL = (RUNNING, FINISHED, ABANDONED)
+
+
+class Session(Base):
+    """A client's session: a sequence of episodes, one current at a time."""
+
+    __tablename__ = "sessions"
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(128), primary_key=True)
+    transport: so.Mapped[str] = so.mapped_column(sa.String(16), default="http")
+    current_episode_id: so.Mapped[Optional[str]] = so.mapped_column(
+        sa.String(128), sa.ForeignKey("episodes.id", use_alter=True, ondelete="SET NULL")
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    closed_at: so.Mapped[Optional[datetime]] = so.mapped_column(sa.DateTime(timezone=True))
+
+
+class Episode(Base):
+    """One episode: its identity (task, seed, split), the code, labels, progress and result."""
+
+    __tablename__ = "episodes"
+    __table_args__ = (
+        sa.Index("ix_episodes_session_created", "session_id", "created_at"),
+        sa.Index("ix_episodes_task_split_status", "task", "split", "status"),
+        sa.Index("ix_episodes_agent_model", "agent", "model"),
+        sa.Index("ix_episodes_created_at", "created_at"),
+    )
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(128), primary_key=True)
+    session_id: so.Mapped[str] = so.mapped_column(
+        sa.String(128), sa.ForeignKey("sessions.id", ondelete="CASCADE")
+    )
+    task: so.Mapped[str] = so.mapped_column(sa.String(64))
+    seed: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
+    split: so.Mapped[str] = so.mapped_column(sa.String(16), default="train")
+    code: so.Mapped[str] = so.mapped_column(sa.Text)
+    file_name: so.Mapped[str] = so.mapped_column(sa.String(255))
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default=EpisodeStatus.RUNNING)
+    agent: so.Mapped[Optional[str]] = so.mapped_column(sa.String(128))
+    model: so.Mapped[Optional[str]] = so.mapped_column(sa.String(255))
+    step_count: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
+    max_steps: so.Mapped[int] = so.mapped_column(sa.Integer)
+    cumulative_reward: so.Mapped[float] = so.mapped_column(sa.Float, default=0.0)
+    completion_score: so.Mapped[Optional[float]] = so.mapped_column(sa.Float)
+    success: so.Mapped[Optional[bool]] = so.mapped_column(sa.Boolean)
+    state: so.Mapped[dict[str, Any]] = so.mapped_column(JSONType)
+    result: so.Mapped[Optional[dict[str, Any]]] = so.mapped_column(JSONType)
+    created_at: so.Mapped[datetime] = so.mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    finished_at: so.Mapped[Optional[datetime]] = so.mapped_column(sa.DateTime(timezone=True))
+
+    session: so.Mapped[Session] = so.relationship(foreign_keys=[session_id])
+    steps: so.WriteOnlyMapped["Step"] = so.relationship(
+        back_populates="episode", order_by="Step.index", passive_deletes=True
+    )
+
+
+class Step(Base):
+    """One applied action with its reward and what it changed in the observation."""
+
+    __tablename__ = "steps"
+    __table_args__ = (sa.UniqueConstraint("episode_id", "index", name="uq_steps_episode_id_index"),)
+
+    id: so.Mapped[int] = so.mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    episode_id: so.Mapped[str] = so.mapped_column(
+        sa.String(128), sa.ForeignKey("episodes.id", ondelete="CASCADE")
+    )
+    index: so.Mapped[int] = so.mapped_column(sa.Integer)
+    action_type: so.Mapped[str] = so.mapped_column(sa.String(32))
+    action: so.Mapped[dict[str, Any]] = so.mapped_column(JSONType)
+    outcome: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32))
+    confidence: so.Mapped[Optional[float]] = so.mapped_column(sa.Float)
+    reward: so.Mapped[float] = so.mapped_column(sa.Float)
+    breakdown: so.Mapped[dict[str, float]] = so.mapped_column(JSONType)
+    changes: so.Mapped[dict[str, Any]] = so.mapped_column(JSONType)
+    done: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=False)
+    created_at: so.Mapped[datetime] = so.mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    episode: so.Mapped[Episode] = so.relationship(back_populates="steps")

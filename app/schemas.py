@@ -1,0 +1,265 @@
+"""marshmallow schemas: the wire contract.
+
+Request schemas validate what clients send (422 with field messages otherwise); response
+schemas document what the server answers. ``/openapi.json`` and ``/schema`` are generated from
+these same classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from app.env import ActionType, IssueType, Severity
+from app.env.models import MAX_DESCRIPTION_LENGTH, MAX_FIX_LENGTH
+from app.env.tasks import SPLITS
+from app.models import EpisodeStatus
+
+ID_LENGTH = validate.Length(min=1, max=128)
+LABEL_LENGTH = validate.Length(min=1, max=255)
+SEED_RANGE = validate.Range(min=0, max=2**63 - 1)
+
+
+class StrictSchema(Schema):
+    """Unknown keys are errors: a typo must not be silently ignored."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class IssueSchema(StrictSchema):
+    """An issue reported by the agent."""
+
+    line_number = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    issue_type = fields.String(required=True, validate=validate.OneOf([t.value for t in IssueType]))
+    severity = fields.String(required=True, validate=validate.OneOf([s.value for s in Severity]))
+    description = fields.String(load_default="", validate=validate.Length(max=MAX_DESCRIPTION_LENGTH))
+    suggested_fix = fields.String(allow_none=True, load_default=None,
+                                  validate=validate.Length(max=MAX_FIX_LENGTH))
+
+
+class ActionSchema(StrictSchema):
+    """One action. ``metadata`` is accepted (OpenEnv actions always carry it) and ignored."""
+
+    action_type = fields.String(required=True, validate=validate.OneOf([a.value for a in ActionType]))
+    issue = fields.Nested(IssueSchema, allow_none=True, load_default=None)
+    confidence = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0, max=1),
+                              allow_nan=False)
+    metadata = fields.Dict(load_default=dict)
+
+    @validates_schema
+    def issue_required(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """``identify_issue`` needs an issue."""
+        if data.get("action_type") == ActionType.IDENTIFY_ISSUE.value and not data.get("issue"):
+            raise ValidationError("identify_issue requires an issue", field_name="issue")
+
+
+class ResetRequestSchema(StrictSchema):
+    """Body of ``POST /reset`` (and of the WebSocket reset frames)."""
+
+    task = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
+    session_id = fields.String(load_default=None, allow_none=True, validate=ID_LENGTH)
+    seed = fields.Integer(load_default=None, allow_none=True, strict=True, validate=SEED_RANGE)
+    episode_id = fields.String(load_default=None, allow_none=True, validate=ID_LENGTH)
+    split = fields.String(load_default="train", validate=validate.OneOf(SPLITS))
+    agent = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=128))
+    model = fields.String(load_default=None, allow_none=True, validate=LABEL_LENGTH)
+
+
+class StepRequestSchema(StrictSchema):
+    """Body of ``POST /step``. ``timeout_s`` and ``request_id`` are OpenEnv's optional keys."""
+
+    session_id = fields.String(required=True, validate=ID_LENGTH)
+    action = fields.Nested(ActionSchema, required=True)
+    timeout_s = fields.Float(load_default=None, allow_none=True)
+    request_id = fields.String(load_default=None, allow_none=True, validate=LABEL_LENGTH)
+
+
+class SessionArgsSchema(StrictSchema):
+    """Arguments of the MCP tools that act on a session."""
+
+    session_id = fields.String(required=True, validate=ID_LENGTH)
+
+
+class IdentifyIssueArgsSchema(IssueSchema):
+    """Arguments of the MCP ``identify_issue`` tool: the issue, its confidence, the session."""
+
+    session_id = fields.String(required=True, validate=ID_LENGTH)
+    confidence = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0, max=1),
+                              allow_nan=False)
+
+
+class SessionQuerySchema(StrictSchema):
+    """Query string of ``GET /state``."""
+
+    session_id = fields.String(required=True, validate=ID_LENGTH)
+
+
+# ---------------------------------------------------------------------- responses
+
+
+class CodeSnippetSchema(Schema):
+    code = fields.String(required=True)
+    language = fields.String(required=True)
+    file_name = fields.String(required=True)
+    context = fields.String(allow_none=True)
+
+
+class ObservationInfoSchema(Schema):
+    episode_id = fields.String(required=True)
+    expected_issue_count = fields.Integer(required=True)
+    issues_found = fields.Integer(required=True)
+    false_positives = fields.Integer(required=True)
+    duplicates = fields.Integer(required=True)
+    hints_remaining = fields.Integer(required=True)
+    steps_remaining = fields.Integer(required=True)
+    last_outcome = fields.String(allow_none=True, required=True)
+
+
+class ObservationSchema(Schema):
+    """What the agent sees."""
+
+    code_snippet = fields.Nested(CodeSnippetSchema, required=True)
+    task_name = fields.String(required=True)
+    task_description = fields.String(required=True)
+    task_difficulty = fields.String(required=True, validate=validate.OneOf(["easy", "medium", "hard"]))
+    step_number = fields.Integer(required=True)
+    max_steps = fields.Integer(required=True)
+    previous_issues = fields.List(fields.Nested(IssueSchema), required=True)
+    hint_available = fields.Boolean(required=True)
+    hint_text = fields.String(allow_none=True, required=True)
+    done = fields.Boolean(required=True)
+    reward = fields.Float(allow_none=True, required=True)
+    feedback = fields.String(required=True)
+    info = fields.Nested(ObservationInfoSchema, required=True)
+
+
+class StepResponseSchema(Schema):
+    """Reply of ``/reset`` and ``/step``."""
+
+    observation = fields.Nested(ObservationSchema, required=True)
+    reward = fields.Float(allow_none=True, required=True)
+    done = fields.Boolean(required=True)
+    session_id = fields.String(required=True)
+    episode_id = fields.String(required=True)
+    metadata = fields.Dict(metadata={"description": "reward breakdown, cumulative reward, episode labels"})
+
+
+class StateSchema(Schema):
+    """OpenEnv state: ``episode_id`` and ``step_count`` plus the episode's identity."""
+
+    episode_id = fields.String(allow_none=True, required=True)
+    step_count = fields.Integer(required=True)
+    session_id = fields.String()
+    task = fields.String()
+    seed = fields.Integer(allow_none=True)
+    split = fields.String()
+    status = fields.String(validate=validate.OneOf(EpisodeStatus.ALL))
+    done = fields.Boolean()
+    cumulative_reward = fields.Float()
+    observation = fields.Nested(ObservationSchema)
+
+
+class TaskSchema(Schema):
+    name = fields.String(required=True)
+    title = fields.String(required=True)
+    difficulty = fields.String(required=True)
+    issue_type = fields.String(required=True)
+    description = fields.String(required=True)
+    expected_issue_count = fields.Integer(required=True)
+    max_steps = fields.Integer(required=True)
+    success_threshold = fields.Float(required=True)
+    max_hints = fields.Integer(required=True)
+    splits = fields.List(fields.String(), required=True)
+
+
+class TaskListSchema(Schema):
+    tasks = fields.List(fields.Nested(TaskSchema), required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["healthy", "unhealthy"]))
+    database = fields.String(required=True)
+    version = fields.String(required=True)
+    tasks = fields.Integer(required=True)
+
+
+class MetadataSchema(Schema):
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+    version = fields.String(required=True)
+    author = fields.String(allow_none=True)
+    documentation_url = fields.String(allow_none=True)
+    readme_content = fields.String(allow_none=True)
+    tasks = fields.List(fields.String())
+
+
+class PlantedIssueSchema(Schema):
+    id = fields.String(required=True)
+    line_number = fields.Integer(required=True)
+    accepted_lines = fields.List(fields.Integer(), required=True)
+    issue_type = fields.String(required=True)
+    severity = fields.String(required=True)
+    description = fields.String(required=True)
+    fix = fields.String(required=True)
+    cwe = fields.String(allow_none=True)
+    kind = fields.String(allow_none=True)
+
+
+class DecoySchema(Schema):
+    id = fields.String(required=True)
+    line_number = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    description = fields.String(required=True)
+
+
+class RecordedStepSchema(Schema):
+    index = fields.Integer(required=True)
+    action = fields.Dict(required=True)
+    outcome = fields.String(allow_none=True)
+    reward = fields.Float(required=True)
+    breakdown = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    feedback = fields.String(allow_none=True)
+    changes = fields.Dict(required=True)
+    done = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class EpisodeDetailSchema(Schema):
+    """Full recorded history of an episode. The answer key appears only once it is finished."""
+
+    episode_id = fields.String(required=True, attribute="id")
+    session_id = fields.String(required=True)
+    task = fields.String(required=True)
+    seed = fields.Integer(allow_none=True)
+    split = fields.String(required=True)
+    status = fields.String(required=True)
+    agent = fields.String(allow_none=True)
+    model = fields.String(allow_none=True)
+    code = fields.String(required=True)
+    file_name = fields.String(required=True)
+    step_count = fields.Integer(required=True)
+    max_steps = fields.Integer(required=True)
+    cumulative_reward = fields.Float(required=True)
+    completion_score = fields.Float(allow_none=True)
+    success = fields.Boolean(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    finished_at = fields.DateTime(allow_none=True)
+    steps = fields.List(fields.Nested(RecordedStepSchema), required=True)
+    result = fields.Dict(allow_none=True)
+    planted_issues = fields.List(fields.Nested(PlantedIssueSchema), allow_none=True)
+    decoys = fields.List(fields.Nested(DecoySchema), allow_none=True)
+
+
+class ErrorObjectSchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields")
+
+
+class ErrorSchema(Schema):
+    """The one error shape."""
+
+    error = fields.Nested(ErrorObjectSchema, required=True)

@@ -1,0 +1,176 @@
+"""MCP over JSON-RPC 2.0: the environment's actions as tools.
+
+Methods: ``tools/list``, ``tools/call``, ``openenv/session/create`` and
+``openenv/session/close`` (OpenEnv's session methods). Tool names avoid the names OpenEnv
+reserves (reset, step, state, close). Errors use JSON-RPC codes: -32700 parse error, -32600
+invalid request, -32601 unknown method, -32602 invalid params (including unknown sessions),
+-32000 a conflict (finished episode, concurrent step), -32603 internal error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Optional
+
+import sqlalchemy.orm as so
+from marshmallow import Schema, ValidationError
+
+from app.env import TaskRegistry
+from app.errors import Conflict, DomainError, NotFound, ValidationFailed, from_exception
+from app.openapi import json_schema
+from app.schemas import IdentifyIssueArgsSchema, ResetRequestSchema, SessionArgsSchema
+from app.services import episodes
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SERVER_CONFLICT = -32000
+
+RESERVED_TOOL_NAMES = frozenset({"reset", "step", "state", "close"})
+REQUEST_KEYS = frozenset({"jsonrpc", "method", "params", "id"})
+
+
+class JsonRpcError(Exception):
+    """An error to answer with a JSON-RPC error object."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.data = code, message, data
+
+
+def rpc_error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
+    """A JSON-RPC error response."""
+    return {"jsonrpc": "2.0", "id": request_id,
+            "error": {"code": code, "message": message, "data": data}}
+
+
+class McpTools:
+    """The tool table, bound to a database session and the task registry."""
+
+    def __init__(self, db: so.Session, registry: TaskRegistry) -> None:
+        self.db, self.registry = db, registry
+        self.tools: dict[str, tuple[str, Schema, Callable[[dict[str, Any]], Any]]] = {
+            "start_review": ("Start a code-review episode (task, seed, split, labels); returns the "
+                             "first observation and the session_id to use afterwards.",
+                             ResetRequestSchema(), self._start),
+            "identify_issue": ("Report one issue in the snippet of the session's episode.",
+                               IdentifyIssueArgsSchema(), self._identify),
+            "request_hint": ("Ask for a hint (costs 0.05).", SessionArgsSchema(), self._hint),
+            "submit_review": ("Submit the review and end the episode.", SessionArgsSchema(), self._submit),
+            "get_review_state": ("State and current observation of the session's episode.",
+                                 SessionArgsSchema(), self._state),
+            "get_review_result": ("Score of the session's episode so far.", SessionArgsSchema(), self._result),
+        }
+        assert not RESERVED_TOOL_NAMES & self.tools.keys()
+
+    def list(self) -> dict[str, Any]:
+        """The ``tools/list`` result."""
+        return {"tools": [
+            {"name": name, "description": description, "inputSchema": json_schema(type(schema))}
+            for name, (description, schema, _) in self.tools.items()
+        ]}
+
+    def call(self, name: Any, arguments: Any, session_id: Optional[str]) -> dict[str, Any]:
+        """Run a tool; the result carries both MCP text content and structured content."""
+        if not isinstance(name, str) or not name:
+            raise JsonRpcError(INVALID_PARAMS, "Missing 'name' in params")
+        if name not in self.tools:
+            raise JsonRpcError(INVALID_PARAMS, f"Unknown tool: {name!r}")
+        if not isinstance(arguments, dict):
+            raise JsonRpcError(INVALID_PARAMS, "'arguments' must be an object")
+        arguments = dict(arguments)
+        if session_id is not None and "session_id" not in arguments:
+            arguments["session_id"] = session_id
+        _, schema, handler = self.tools[name]
+        try:
+            result = handler(schema.load(arguments))
+        except ValidationError as exc:
+            raise JsonRpcError(INVALID_PARAMS, "invalid arguments", {"fields": exc.messages}) from None
+        return {"content": [{"type": "text", "text": json.dumps(result, default=str)}],
+                "structuredContent": result, "isError": False}
+
+    def _start(self, args: dict[str, Any]) -> dict[str, Any]:
+        return episodes.start_episode(self.db, self.registry, transport="mcp", **args).to_wire()
+
+    def _act(self, session_id: str, action: dict[str, Any]) -> dict[str, Any]:
+        return episodes.apply_step(self.db, self.registry, session_id, action).to_wire()
+
+    def _identify(self, args: dict[str, Any]) -> dict[str, Any]:
+        session_id, confidence = args.pop("session_id"), args.pop("confidence")
+        return self._act(session_id, {"action_type": "identify_issue", "issue": args, "confidence": confidence})
+
+    def _hint(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._act(args["session_id"], {"action_type": "request_hint"})
+
+    def _submit(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._act(args["session_id"], {"action_type": "submit_review"})
+
+    def _state(self, args: dict[str, Any]) -> dict[str, Any]:
+        return episodes.session_state(self.db, self.registry, args["session_id"])
+
+    def _result(self, args: dict[str, Any]) -> dict[str, Any]:
+        return episodes.session_result(self.db, self.registry, args["session_id"])
+
+
+def handle_jsonrpc(db: so.Session, registry: TaskRegistry, payload: Any) -> tuple[dict[str, Any], bool]:
+    """Answer one JSON-RPC request.
+
+    Returns:
+        ``(response, ok)``; the caller commits when ``ok`` and rolls back otherwise.
+    """
+    if not isinstance(payload, dict):
+        return rpc_error(None, PARSE_ERROR, "Parse error: the body must be a JSON object"), False
+    request_id = payload.get("id")
+    problems = []
+    if payload.get("jsonrpc") != "2.0":
+        problems.append("'jsonrpc' must be \"2.0\"")
+    if not isinstance(payload.get("method"), str):
+        problems.append("'method' must be a string")
+    if not isinstance(payload.get("params", {}), dict):
+        problems.append("'params' must be an object")
+    if request_id is not None and (isinstance(request_id, bool) or not isinstance(request_id, (str, int))):
+        problems.append("'id' must be a string, an integer or null")
+        request_id = None
+    extra = sorted(set(payload) - REQUEST_KEYS)
+    if extra:
+        problems.append(f"unexpected keys: {', '.join(extra)}")
+    if problems:
+        return rpc_error(request_id, INVALID_REQUEST, "Invalid request: " + "; ".join(problems)), False
+
+    method, params = payload["method"], payload.get("params", {})
+    tools = McpTools(db, registry)
+    try:
+        if method == "tools/list":
+            result = tools.list()
+        elif method == "tools/call":
+            result = tools.call(params.get("name"), params.get("arguments", {}), params.get("session_id"))
+        elif method == "openenv/session/create":
+            session = episodes.ensure_session(db, None, transport="mcp")
+            db.flush()
+            result = {"session_id": session.id}
+        elif method == "openenv/session/close":
+            session_id = params.get("session_id")
+            if not isinstance(session_id, str):
+                raise JsonRpcError(INVALID_PARAMS, "Invalid params - 'session_id' is required")
+            if not episodes.session_exists(db, session_id):
+                raise JsonRpcError(INVALID_PARAMS, f"Unknown session_id: {session_id}")
+            episodes.close_session(db, session_id)
+            result = {"session_id": session_id, "closed": True}
+        else:
+            raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+    except JsonRpcError as exc:
+        return rpc_error(request_id, exc.code, exc.message, exc.data), False
+    except Exception as exc:  # domain and database errors become JSON-RPC errors, never a 500
+        error = from_exception(exc)
+        return rpc_error(request_id, _rpc_code(error), error.message, error.to_dict()), False
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}, True
+
+
+def _rpc_code(error: DomainError) -> int:
+    if isinstance(error, (ValidationFailed, NotFound)):
+        return INVALID_PARAMS
+    if isinstance(error, Conflict) or error.status == 503:
+        return SERVER_CONFLICT
+    return INTERNAL_ERROR

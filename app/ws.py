@@ -1,0 +1,246 @@
+"""WebSocket sessions at ``/ws``: OpenEnv's envelope and the original one on one endpoint.
+
+A socket is one session. Every message is one short transaction, committed before the reply;
+no transaction spans a ``receive()``. Nothing raised while handling a message escapes: it
+becomes an error frame and the socket stays open (an exception escaping to the server would
+write an HTTP response into the upgraded socket).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any, Optional
+
+from flask import Flask, current_app
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+
+from app.db import get_database
+from app.env import TaskRegistry
+from app.errors import DomainError, ValidationFailed, error_body, from_exception
+from app.schemas import ActionSchema, ResetRequestSchema
+from app.services import episodes
+from app.services.mcp import handle_jsonrpc
+
+log = logging.getLogger(__name__)
+sock = Sock()
+
+# OpenEnv's frame codes; domain errors without an OpenEnv equivalent travel as
+# EXECUTION_ERROR with their HTTP-equivalent ``status`` and precise ``reason``.
+INVALID_JSON = "INVALID_JSON"
+UNKNOWN_TYPE = "UNKNOWN_TYPE"
+VALIDATION_ERROR = "VALIDATION_ERROR"
+EXECUTION_ERROR = "EXECUTION_ERROR"
+CAPACITY_REACHED = "CAPACITY_REACHED"
+
+reset_schema = ResetRequestSchema()
+action_schema = ActionSchema()
+
+
+class FrameError(Exception):
+    """A bad frame, answered with an error frame of ``code``."""
+
+    def __init__(self, code: str, message: str, fields: Optional[dict[str, Any]] = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.fields = code, message, fields
+
+
+def error_frame(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """An OpenEnv error frame carrying the one error object."""
+    data = error_body(code, message, extra.pop("fields", None))
+    data.update(extra)
+    return {"type": "error", "data": data}
+
+
+def domain_error_frame(error: DomainError) -> dict[str, Any]:
+    """Map a domain error to an error frame."""
+    if isinstance(error, ValidationFailed):
+        return error_frame(VALIDATION_ERROR, error.message, fields=error.fields)
+    return error_frame(EXECUTION_ERROR, error.message, status=error.status, reason=error.code)
+
+
+class ConnectionLimiter:
+    """Counts open sockets of this process; refuses beyond the configured maximum."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.active = limit, 0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        with self._lock:
+            if self.active >= self.limit:
+                return False
+            self.active += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.active -= 1
+
+
+class ReviewSocket:
+    """The state of one WebSocket connection: its session and the episode id it echoes."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.database = get_database(app)
+        self.registry: TaskRegistry = app.extensions["registry"]
+        self.max_message = app.config["WS_MAX_MESSAGE_BYTES"]
+        self.session_id: Optional[str] = None
+
+    def handle(self, raw: Any) -> tuple[Optional[dict[str, Any]], bool]:
+        """Answer one frame. Returns ``(reply or None, keep the socket open)``; never raises."""
+        try:
+            message = self._parse(raw)
+            if "type" in message:
+                return self._openenv(message)
+            if "action" in message:
+                return self._original(message), True
+            raise FrameError(UNKNOWN_TYPE, "Unknown message type: a frame needs 'type' or 'action'")
+        except FrameError as exc:
+            return error_frame(exc.code, exc.message, fields=exc.fields), True
+        except Exception as exc:  # noqa: BLE001 - every failure must become a frame
+            return domain_error_frame(from_exception(exc)), True
+
+    def _parse(self, raw: Any) -> dict[str, Any]:
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise FrameError(INVALID_JSON, "Invalid JSON: frames must be UTF-8 text") from None
+        if not isinstance(raw, str):
+            raise FrameError(INVALID_JSON, "Invalid JSON: empty frame")
+        if len(raw) > self.max_message:
+            raise FrameError(VALIDATION_ERROR, f"message larger than {self.max_message} bytes")
+        try:
+            message = json.loads(raw)
+        except ValueError as exc:
+            raise FrameError(INVALID_JSON, f"Invalid JSON: {exc}") from None
+        if not isinstance(message, dict):
+            raise FrameError(VALIDATION_ERROR, "Invalid message: a frame must be a JSON object")
+        return message
+
+    # ------------------------------------------------------------------ OpenEnv envelope
+
+    def _openenv(self, message: dict[str, Any]) -> tuple[Optional[dict[str, Any]], bool]:
+        kind = message["type"]
+        if kind == "reset":
+            data = message.get("data") or {}
+            if not isinstance(data, dict):
+                raise FrameError(VALIDATION_ERROR, "Invalid message: 'data' must be an object")
+            return {"type": "observation", "data": self._observation_data(self._reset(data))}, True
+        if kind == "step":
+            if "data" not in message:
+                raise FrameError(VALIDATION_ERROR, "Invalid message: step needs 'data' (the action)")
+            return {"type": "observation", "data": self._observation_data(self._step(message["data"]))}, True
+        if kind == "state":
+            return {"type": "state", "data": self._state()}, True
+        if kind == "close":
+            self._close()
+            return None, False
+        if kind == "mcp":
+            with self.database.session(write=True) as db:
+                response, ok = handle_jsonrpc(db, self.registry, message.get("data"))
+                db.commit() if ok else db.rollback()
+            return {"type": "mcp", "data": response}, True
+        raise FrameError(UNKNOWN_TYPE, f"Unknown message type: {kind}")
+
+    @staticmethod
+    def _observation_data(body: dict[str, Any]) -> dict[str, Any]:
+        data = {"observation": body["observation"], "reward": body["reward"], "done": body["done"]}
+        metadata = dict(body.get("metadata") or {})
+        metadata.update(session_id=body["session_id"], episode_id=body["episode_id"])
+        data["metadata"] = metadata
+        return data
+
+    # ------------------------------------------------------------------ original envelope
+
+    def _original(self, message: dict[str, Any]) -> dict[str, Any]:
+        kind = message["action"]
+        if kind == "reset":
+            args = {key: value for key, value in message.items() if key != "action"}
+            return {"type": "observation", "data": self._reset(args)}
+        if kind == "step":
+            return {"type": "observation", "data": self._step(message.get("data"))}
+        if kind == "state":
+            return {"type": "state", "data": self._state()}
+        if kind == "get_result":
+            if self.session_id is None:
+                raise FrameError(EXECUTION_ERROR, "no episode yet: send a reset first")
+            with self.database.transaction(write=False) as db:
+                return {"type": "result", "data": episodes.session_result(db, self.registry, self.session_id)}
+        raise FrameError(UNKNOWN_TYPE, f"Unknown message type: {kind}")
+
+    # ------------------------------------------------------------------ shared actions
+
+    def _reset(self, data: dict[str, Any]) -> dict[str, Any]:
+        args = reset_schema.load(data)
+        requested = args.pop("session_id")
+        if self.session_id is not None and requested not in (None, self.session_id):
+            raise ValidationFailed("a socket is one session; its session_id cannot change",
+                                   fields={"session_id": ["differs from this socket's session"]})
+        with self.database.transaction() as db:
+            outcome = episodes.start_episode(db, self.registry, session_id=self.session_id or requested,
+                                             transport="ws", **args)
+        self.session_id = outcome.session_id
+        return outcome.to_wire()
+
+    def _step(self, action: Any) -> dict[str, Any]:
+        action_schema.load(action)
+        if self.session_id is None:
+            raise FrameError(EXECUTION_ERROR, "no episode yet: send a reset first")
+        with self.database.transaction() as db:
+            outcome = episodes.apply_step(db, self.registry, self.session_id, action)
+        return outcome.to_wire()
+
+    def _state(self) -> dict[str, Any]:
+        if self.session_id is None:
+            return {"episode_id": None, "step_count": 0}
+        with self.database.transaction(write=False) as db:
+            return episodes.session_state(db, self.registry, self.session_id)
+
+    def _close(self) -> None:
+        if self.session_id is not None:
+            with self.database.transaction() as db:
+                episodes.close_session(db, self.session_id)
+
+
+def init_ws(app: Flask) -> None:
+    """Bind the WebSocket routes and the per-process connection limit to ``app``."""
+    app.extensions["ws_limiter"] = ConnectionLimiter(app.config["WS_MAX_CONNECTIONS"])
+    sock.init_app(app)
+
+
+@sock.route("/ws")
+def review_socket(ws: Any) -> None:
+    """One WebSocket session."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    limiter: ConnectionLimiter = app.extensions["ws_limiter"]
+    if not limiter.acquire():
+        ws.send(json.dumps(error_frame(
+            CAPACITY_REACHED, f"Server at capacity: {limiter.limit} sockets open in this process",
+            active_sessions=limiter.active, max_sessions=limiter.limit)))
+        ws.close(reason=1013, message="capacity reached")
+        return
+    try:
+        connection = ReviewSocket(app)
+        while True:
+            reply, keep_open = connection.handle(ws.receive())
+            if reply is not None:
+                ws.send(json.dumps(reply, default=str))
+            if not keep_open:
+                ws.close(reason=1000, message="closed by client request")
+                return
+    except ConnectionClosed:
+        return
+    except Exception:  # noqa: BLE001 - never let an exception reach the server's HTTP layer
+        log.exception("websocket handler failed")
+        try:
+            ws.send(json.dumps(error_frame(EXECUTION_ERROR, "internal error; the socket will close")))
+            ws.close(reason=1011, message="internal error")
+        except Exception:  # noqa: BLE001 - the peer may already be gone
+            pass
+    finally:
+        limiter.release()

@@ -1,0 +1,23 @@
+"""gunicorn settings, read from the environment.
+
+Each WebSocket holds a worker thread for its lifetime, so with the gthread worker the number of
+concurrent sockets per process is bounded by GUNICORN_THREADS; the app refuses sockets beyond
+WS_MAX_CONNECTIONS (defaulting to threads - 4, keeping threads free for HTTP) with
+CAPACITY_REACHED instead of letting them queue.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '7860')}")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+os.environ.setdefault("WS_MAX_CONNECTIONS", str(max(1, threads - 4)))
+# A worker that stops answering its heartbeat for this long is replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+wsgi_app = "wsgi:app"

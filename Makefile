@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test bench clean
+.PHONY: install run test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Serve on :7860 (PORT) with gunicorn over the default SQLite database (DATABASE_URL to change).
+run: $(STAMP)
+	$(BIN)/alembic upgrade head
+	$(BIN)/gunicorn -c gunicorn.conf.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -21,3 +21,6 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 wsgi_app = "wsgi:app"
+# The runtime control socket is not used; disabling it keeps gunicorn from writing to $HOME
+# (read-only for the container user) and lets several servers run side by side.
+control_socket_disable = True

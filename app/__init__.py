@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from flask import Flask
+if TYPE_CHECKING:  # the engine imports this package: keep Flask out of its import
+    from flask import Flask
 
 __version__ = "0.1.0"
 
 
-def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
+def create_app(config: Optional[Mapping[str, Any]] = None) -> "Flask":
     """Build the Flask application.
 
     Args:
@@ -23,6 +24,8 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     The database schema is not created here: run ``alembic upgrade head`` first.
     """
+    from flask import Flask
+
     from app import config as settings
     from app.api import bp
     from app.db import init_db

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import Flask, g
+from flask import Flask, current_app, g
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -115,10 +115,11 @@ def init_db(app: Flask) -> Database:
     app.extensions["database"] = database
 
     @app.teardown_appcontext
-    def close_session(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+    def close_sessions(_exc: BaseException | None) -> None:
+        for key in ("db_reader", "db_writer"):
+            session = g.pop(key, None)
+            if session is not None:
+                session.close()
 
     return database
 
@@ -129,11 +130,12 @@ def get_database(app: Flask) -> Database:
 
 
 def request_session(write: bool = False) -> so.Session:
-    """The current request's session, opened on first use and closed at teardown."""
-    session = g.get("db_session")
+    """The current request's reading or writing session, opened on first use and closed at
+    teardown. Reads that a write depends on may happen in the reader: the write re-checks
+    them (see ``services.episodes.apply_step``)."""
+    key = "db_writer" if write else "db_reader"
+    session = g.get(key)
     if session is None:
-        from flask import current_app
-
         session = get_database(current_app).session(write)
-        g.db_session = session
+        setattr(g, key, session)
     return session

@@ -29,6 +29,15 @@ COMPONENTS = {
 }
 
 
+# Cross-field rules marshmallow enforces in @validates_schema, which apispec cannot derive.
+SCHEMA_RULES: dict[type, dict[str, Any]] = {
+    schemas.ActionSchema: {
+        "if": {"properties": {"action_type": {"const": "identify_issue"}}, "required": ["action_type"]},
+        "then": {"required": ["issue"], "properties": {"issue": {"type": "object"}}},
+    },
+}
+
+
 def _json(ref: str) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
 
@@ -47,7 +56,7 @@ def build_openapi() -> dict[str, Any]:
         info={"description": "An RL environment for training and evaluating AI code reviewers."},
     )
     for name, schema in COMPONENTS.items():
-        spec.components.schema(name, schema=schema)
+        spec.components.schema(name, component=SCHEMA_RULES.get(schema), schema=schema)
     session_param = {"name": "session_id", "in": "query", "required": True, "schema": {"type": "string"}}
     spec.path("/reset", operations={"post": {
         "summary": "Start an episode", "requestBody": {"required": False, **_json("ResetRequest")},
@@ -85,7 +94,7 @@ def json_schema(schema: type) -> dict[str, Any]:
     """A standalone JSON schema (nested schemas inlined) of a marshmallow schema class."""
     spec = APISpec(title="schemas", version=__version__, openapi_version="3.1.0",
                    plugins=[MarshmallowPlugin()])
-    spec.components.schema("Root", schema=schema)
+    spec.components.schema("Root", component=SCHEMA_RULES.get(schema), schema=schema)
     components = spec.to_dict()["components"]["schemas"]
     return _inline(components["Root"], components)
 

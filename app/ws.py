@@ -191,8 +191,10 @@ class ReviewSocket:
         action_schema.load(action)
         if self.session_id is None:
             raise FrameError(EXECUTION_ERROR, "no episode yet: send a reset first")
+        with self.database.session() as reader:
+            episode = episodes.current_episode(reader, self.session_id)
         with self.database.transaction() as db:
-            outcome = episodes.apply_step(db, self.registry, self.session_id, action)
+            outcome = episodes.apply_step(db, self.registry, episode, action)
         return outcome.to_wire()
 
     def _state(self) -> dict[str, Any]:

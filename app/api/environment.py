@@ -30,8 +30,9 @@ def reset() -> Response:
 def step() -> Response:
     """Apply one action to the session's current episode."""
     args = load(step_schema, json_body())
+    episode = episodes.current_episode(request_session(), args["session_id"])
     db = request_session(write=True)
-    outcome = episodes.apply_step(db, registry(), args["session_id"], json_body()["action"])
+    outcome = episodes.apply_step(db, registry(), episode, json_body()["action"])
     db.commit()
     return jsonify(outcome.to_wire())
 

@@ -154,15 +154,18 @@ def current_episode(db: so.Session, session_id: str) -> Episode:
     return row.Episode
 
 
-def apply_step(db: so.Session, registry: TaskRegistry, session_id: str, action: dict[str, Any]) -> StepOutcome:
-    """Apply one action (already schema-validated) to the session's current episode.
+def apply_step(db: so.Session, registry: TaskRegistry, episode: Episode, action: dict[str, Any]) -> StepOutcome:
+    """Apply one action (already schema-validated) to an episode as it was read.
+
+    ``episode`` is the row as loaded by :func:`current_episode`, typically in an earlier,
+    read-only transaction: the write succeeds only if no other step was committed since that
+    read. Two overlapping steps therefore never both apply, on SQLite (whose writers queue on
+    one lock) as on Postgres.
 
     Raises:
-        NotFound: unknown session or no episode.
         Conflict: the episode is finished or abandoned, or another step won the race.
         ValidationFailed: the engine rejects the action.
     """
-    episode = current_episode(db, session_id)
     if episode.status != EpisodeStatus.RUNNING:
         raise Conflict(f"episode {episode.id!r} is {episode.status}; call /reset to start a new one")
     env = CodeReviewerEnv.restore(episode.state, registry)
@@ -216,7 +219,7 @@ def apply_step(db: so.Session, registry: TaskRegistry, session_id: str, action: 
     except sqlalchemy.exc.IntegrityError:
         raise Conflict(f"step {seen + 1} of episode {episode.id!r} was already recorded; retry") from None
     return StepOutcome(
-        session_id=session_id,
+        session_id=episode.session_id,
         episode_id=episode.id,
         observation=observation,
         reward=reward,

@@ -95,7 +95,8 @@ class McpTools:
         return episodes.start_episode(self.db, self.registry, transport="mcp", **args).to_wire()
 
     def _act(self, session_id: str, action: dict[str, Any]) -> dict[str, Any]:
-        return episodes.apply_step(self.db, self.registry, session_id, action).to_wire()
+        episode = episodes.current_episode(self.db, session_id)
+        return episodes.apply_step(self.db, self.registry, episode, action).to_wire()
 
     def _identify(self, args: dict[str, Any]) -> dict[str, Any]:
         session_id, confidence = args.pop("session_id"), args.pop("confidence")

@@ -1,0 +1,132 @@
+"""The service under gunicorn: OpenEnv's own checker and client, several workers, races."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+
+from app.env import load_registry
+
+from conftest import LiveServer, create_postgres_database, migrate, require_postgres
+
+SYNTAX = load_registry().get("syntax_check").canonical
+OPENENV = str(Path(sys.executable).parent / "openenv")
+
+
+def test_openenv_validate_passes(live_server: LiveServer) -> None:
+    result = subprocess.run([OPENENV, "validate", "--url", live_server.url],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Verdict: PASS" in result.stdout
+
+
+def test_generic_env_client_plays_whole_episodes(live_server: LiveServer) -> None:
+    from openenv.core.generic_client import GenericEnvClient
+
+    with GenericEnvClient(base_url=live_server.url).sync() as client:
+        for episode in range(2):
+            first = client.reset(task="syntax_check", seed=episode, episode_id=f"generic-{episode}")
+            assert first.reward is None and first.done is False
+            assert first.observation["code_snippet"]["file_name"] == SYNTAX.snippet.file_name
+            for issue in SYNTAX.issues:
+                result = client.step({"action_type": "identify_issue", "metadata": {}, "issue": {
+                    "line_number": issue.line_number, "issue_type": "syntax_error",
+                    "severity": issue.severity.value, "description": "found"}})
+                assert result.reward == issue.severity.value_points
+            final = client.step({"action_type": "submit_review", "metadata": {}})
+            assert final.done is True
+            state = client.state()
+            assert state["episode_id"] == f"generic-{episode}"
+            assert state["step_count"] == len(SYNTAX.issues) + 1
+            with pytest.raises(RuntimeError, match="EXECUTION_ERROR"):
+                client.step({"action_type": "submit_review", "metadata": {}})
+    history = requests.get(f"{live_server.url}/api/episodes/generic-1", timeout=10).json()
+    assert history["result"]["completion_score"] == 1.0
+
+
+def step_fresh_connection(url: str, payload: dict) -> requests.Response:
+    # A new connection per request, so the kernel may hand it to any worker.
+    with requests.Session() as http:
+        return http.post(f"{url}/step", json=payload, timeout=30)
+
+
+def test_consecutive_steps_on_different_workers_keep_the_history_whole(live_server: LiveServer) -> None:
+    workers: set[str] = set()
+    episodes = 0
+    while len(workers) < 2 and episodes < 40:
+        episodes += 1
+        session_id = f"spread-{episodes}"
+        requests.post(f"{live_server.url}/reset", json={"session_id": session_id}, timeout=30)
+        workers = set()
+        for line in range(1, 15):
+            payload = {"session_id": session_id, "action": {"action_type": "identify_issue", "issue": {
+                "line_number": line, "issue_type": "syntax_error", "severity": "low"}}}
+            response = step_fresh_connection(live_server.url, payload)
+            assert response.status_code == 200
+            workers.add(response.headers["X-Served-By"])
+    assert len(workers) >= 2, "every step landed on one worker"
+    state = requests.get(f"{live_server.url}/state", params={"session_id": session_id}, timeout=10).json()
+    history = requests.get(f"{live_server.url}/api/episodes/{state['episode_id']}", timeout=10).json()
+    assert [step["index"] for step in history["steps"]] == list(range(1, 15))
+    assert [step["action"]["issue"]["line_number"] for step in history["steps"]] == list(range(1, 15))
+
+
+def race(url: str, session_id: str, contenders: int) -> Counter:
+    barrier = threading.Barrier(contenders)
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+
+    def contend(line: int) -> None:
+        payload = {"session_id": session_id, "action": {"action_type": "identify_issue", "issue": {
+            "line_number": line, "issue_type": "syntax_error", "severity": "low"}}}
+        barrier.wait(timeout=30)
+        status = step_fresh_connection(url, payload).status_code
+        with lock:
+            statuses[status] += 1
+
+    threads = [threading.Thread(target=contend, args=(n + 1,)) for n in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return statuses
+
+
+def check_race(server: LiveServer, rounds: int = 6, contenders: int = 6) -> None:
+    conflicts = 0
+    for round_number in range(rounds):
+        session_id = f"race-{round_number}"
+        episode_id = requests.post(f"{server.url}/reset", json={"session_id": session_id},
+                                   timeout=30).json()["episode_id"]
+        statuses = race(server.url, session_id, contenders)
+        assert set(statuses) <= {200, 409}, statuses
+        conflicts += statuses[409]
+        history = requests.get(f"{server.url}/api/episodes/{episode_id}", timeout=10).json()
+        # Every acknowledged step is recorded once, in order; every refused one is absent.
+        assert [step["index"] for step in history["steps"]] == list(range(1, statuses[200] + 1))
+        assert history["step_count"] == statuses[200]
+    assert conflicts > 0, "no race was ever lost: the test did not create contention"
+
+
+def test_racing_steps_on_sqlite_never_both_apply(live_server: LiveServer) -> None:
+    check_race(live_server)
+
+
+def test_racing_steps_on_postgres_never_both_apply() -> None:
+    require_postgres()
+    url, drop = create_postgres_database("crlive")
+    try:
+        migrate(url)
+        server = LiveServer(url, workers=2, threads=8)
+        try:
+            check_race(server)
+        finally:
+            server.stop()
+    finally:
+        drop()

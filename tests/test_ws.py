@@ -1,0 +1,169 @@
+"""WebSocket sessions against gunicorn: both envelopes, bad frames, failures inside the handler."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from app.env import load_registry
+
+from conftest import LiveServer
+
+SYNTAX = load_registry().get("syntax_check").canonical
+
+
+def exchange(ws, frame) -> dict:  # type: ignore[no-untyped-def]
+    ws.send(frame if isinstance(frame, (str, bytes)) else json.dumps(frame))
+    return json.loads(ws.recv(timeout=10))
+
+
+def identify(line: int, issue_type: str = "syntax_error") -> dict:
+    return {"action_type": "identify_issue", "metadata": {},
+            "issue": {"line_number": line, "issue_type": issue_type, "severity": "high",
+                      "description": "found over a socket"}}
+
+
+def test_openenv_envelope_full_episode_is_persisted(live_server: LiveServer) -> None:
+    with connect(live_server.ws_url) as ws:
+        reply = exchange(ws, {"type": "reset", "data": {"task": "syntax_check", "seed": 3,
+                                                        "episode_id": "ws-openenv-1"}})
+        assert reply["type"] == "observation"
+        assert reply["data"]["reward"] is None and reply["data"]["done"] is False
+        assert reply["data"]["observation"]["code_snippet"]["code"] == SYNTAX.snippet.code
+        state = exchange(ws, {"type": "state"})["data"]
+        assert (state["episode_id"], state["step_count"]) == ("ws-openenv-1", 0)
+        rewards = [exchange(ws, {"type": "step", "data": identify(issue.line_number)})["data"]["reward"]
+                   for issue in SYNTAX.issues]
+        assert rewards == [issue.severity.value_points for issue in SYNTAX.issues]
+        state = exchange(ws, {"type": "state"})
+        assert state["type"] == "state" and state["data"]["step_count"] == len(SYNTAX.issues)
+        final = exchange(ws, {"type": "step", "data": {"action_type": "submit_review", "metadata": {}}})
+        assert final["data"]["done"] is True
+        ws.send(json.dumps({"type": "close"}))
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+    history = requests.get(f"{live_server.url}/api/episodes/ws-openenv-1", timeout=10).json()
+    assert history["status"] == "finished" and len(history["steps"]) == len(SYNTAX.issues) + 1
+    assert history["result"]["completion_score"] == 1.0
+
+
+def test_original_envelope(live_server: LiveServer) -> None:
+    with connect(live_server.ws_url) as ws:
+        reset = exchange(ws, {"action": "reset", "task": "logic_bug_detection"})
+        assert reset["data"]["observation"]["task_name"] == "logic_bug_detection"
+        assert reset["data"]["session_id"] and reset["data"]["episode_id"]
+        step = exchange(ws, {"action": "step", "data": {"action_type": "request_hint"}})
+        assert step["data"]["reward"] == -0.05 and step["data"]["observation"]["hint_text"]
+        state = exchange(ws, {"action": "state"})
+        assert state["data"]["step_count"] == 1 and state["data"]["episode_id"] == reset["data"]["episode_id"]
+        result = exchange(ws, {"action": "get_result"})
+        assert result["type"] == "result" and result["data"]["hints_used"] == 1
+
+
+@pytest.mark.parametrize("frame, code", [
+    ("this is not json", "INVALID_JSON"),
+    (b"\xff\xfe\x00", "INVALID_JSON"),
+    ({"type": "frob"}, "UNKNOWN_TYPE"),
+    ({"hello": "world"}, "UNKNOWN_TYPE"),
+    ([1, 2, 3], "VALIDATION_ERROR"),
+    ({"type": "step"}, "VALIDATION_ERROR"),
+    ({"type": "step", "data": {"action_type": "fly"}}, "VALIDATION_ERROR"),
+    ({"type": "step", "data": {"action_type": "identify_issue", "issue": {"line_number": 0}}}, "VALIDATION_ERROR"),
+    ({"type": "reset", "data": {"task": "no_such_task"}}, "VALIDATION_ERROR"),
+    ({"type": "reset", "data": {"seed": "x"}}, "VALIDATION_ERROR"),
+    ("x" * (70 * 1024), "VALIDATION_ERROR"),
+])
+def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(live_server: LiveServer, frame, code) -> None:  # type: ignore[no-untyped-def]
+    with connect(live_server.ws_url, max_size=None) as ws:
+        exchange(ws, {"type": "reset", "data": {}})
+        reply = exchange(ws, frame)
+        assert reply["type"] == "error"
+        assert reply["data"]["code"] == code and reply["data"]["message"]
+        assert exchange(ws, {"type": "state"})["type"] == "state"
+
+
+def test_step_before_reset_and_after_the_end(live_server: LiveServer) -> None:
+    with connect(live_server.ws_url) as ws:
+        early = exchange(ws, {"type": "step", "data": {"action_type": "submit_review"}})
+        assert early["data"]["code"] == "EXECUTION_ERROR"
+        assert exchange(ws, {"type": "state"})["data"] == {"episode_id": None, "step_count": 0}
+        exchange(ws, {"type": "reset", "data": {}})
+        exchange(ws, {"type": "step", "data": {"action_type": "submit_review"}})
+        late = exchange(ws, {"type": "step", "data": {"action_type": "submit_review"}})
+        assert late["data"]["code"] == "EXECUTION_ERROR" and late["data"]["status"] == 409
+
+
+def test_server_answers_pings_while_a_step_runs(live_server: LiveServer) -> None:
+    with connect(live_server.ws_url) as ws:
+        exchange(ws, {"type": "reset", "data": {"task": "security_audit"}})
+        ws.send(json.dumps({"type": "step", "data": identify(1, "security_vulnerability")}))
+        assert ws.ping().wait(timeout=10)
+        assert json.loads(ws.recv(timeout=10))["type"] == "observation"
+
+
+def test_a_failure_inside_the_handler_is_an_error_frame_not_a_broken_socket(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    # A database without tables makes every query fail inside the handler, under gunicorn.
+    server = LiveServer(f"sqlite:///{tmp_path / 'empty.db'}", workers=1, threads=4)
+    try:
+        with connect(server.ws_url) as ws:
+            for _ in range(3):
+                reply = exchange(ws, {"type": "reset", "data": {}})
+                assert reply["type"] == "error" and reply["data"]["code"] == "EXECUTION_ERROR"
+                assert "Traceback" not in json.dumps(reply)
+            assert exchange(ws, {"type": "state"})["type"] == "state"
+    finally:
+        server.stop()
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_capacity_reached_beyond_the_socket_limit(tmp_path: Path, sqlite_template: Path) -> None:
+    path = tmp_path / "cap.db"
+    shutil.copy(sqlite_template, path)
+    server = LiveServer(f"sqlite:///{path}", workers=1, threads=6, extra_env={"WS_MAX_CONNECTIONS": "2"})
+    try:
+        with connect(server.ws_url) as first, connect(server.ws_url) as second:
+            exchange(first, {"type": "state"})
+            exchange(second, {"type": "state"})
+            with connect(server.ws_url) as third:
+                refused = json.loads(third.recv(timeout=10))
+                assert refused["type"] == "error" and refused["data"]["code"] == "CAPACITY_REACHED"
+                with pytest.raises(ConnectionClosed):
+                    third.recv(timeout=10)
+    finally:
+        server.stop()
+
+
+def test_an_exception_escaping_the_frame_handler_closes_cleanly(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Even a bug outside the per-frame guard ends in an error frame and a clean close."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from app import ws as ws_module
+
+    def explode(self, raw):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ws_module.ReviewSocket, "handle", explode)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with connect(f"ws://127.0.0.1:{server.server_port}/ws") as ws:
+            reply = exchange(ws, {"type": "state"})
+            assert reply["type"] == "error" and reply["data"]["code"] == "EXECUTION_ERROR"
+            assert "boom" not in json.dumps(reply)
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -27,6 +27,23 @@ def list_tasks() -> None:
                    f"{task.max_steps:>3} steps  threshold {task.success_threshold:.2f}")
 
 
+def _register_commands() -> None:
+    # Each module of app.commands defines a click command named ``command``.
+    import importlib
+    import pkgutil
+
+    import app.commands
+
+    for module_info in sorted(pkgutil.iter_modules(app.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"app.commands.{module_info.name}")
+        command = getattr(module, "command", None)
+        if command is not None:
+            cli.add_command(command)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()

@@ -1,0 +1,1 @@
+"""``codereview`` subcommands, one module each; ``app.cli`` registers them."""

@@ -60,6 +60,7 @@ class Episode(Base):
         sa.Index("ix_episodes_task_split_status", "task", "split", "status"),
         sa.Index("ix_episodes_agent_model", "agent", "model"),
         sa.Index("ix_episodes_created_at", "created_at"),
+        sa.Index("ix_episodes_status_finished", "status", "finished_at"),
     )
 
     id: so.Mapped[str] = so.mapped_column(sa.String(128), primary_key=True)
@@ -79,6 +80,14 @@ class Episode(Base):
     cumulative_reward: so.Mapped[float] = so.mapped_column(sa.Float, default=0.0)
     completion_score: so.Mapped[Optional[float]] = so.mapped_column(sa.Float)
     success: so.Mapped[Optional[bool]] = so.mapped_column(sa.Boolean)
+    # Summary counters kept current at every step, so analytics never scan the steps table.
+    reports: so.Mapped[int] = so.mapped_column(sa.Integer, default=0, server_default="0")
+    issues_found: so.Mapped[int] = so.mapped_column(sa.Integer, default=0, server_default="0")
+    issues_expected: so.Mapped[int] = so.mapped_column(sa.Integer, default=0, server_default="0")
+    false_positives: so.Mapped[int] = so.mapped_column(sa.Integer, default=0, server_default="0")
+    duplicates: so.Mapped[int] = so.mapped_column(sa.Integer, default=0, server_default="0")
+    decoys_flagged: so.Mapped[int] = so.mapped_column(sa.Integer, default=0, server_default="0")
+    hints_used: so.Mapped[int] = so.mapped_column(sa.Integer, default=0, server_default="0")
     state: so.Mapped[dict[str, Any]] = so.mapped_column(JSONType)
     result: so.Mapped[Optional[dict[str, Any]]] = so.mapped_column(JSONType)
     created_at: so.Mapped[datetime] = so.mapped_column(sa.DateTime(timezone=True), default=utcnow)
@@ -117,3 +126,27 @@ class Step(Base):
     created_at: so.Mapped[datetime] = so.mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     episode: so.Mapped[Episode] = so.relationship(back_populates="steps")
+
+
+class EpisodeIssue(Base):
+    """Outcome of one planted issue in a finished episode: found or missed, and when."""
+
+    __tablename__ = "episode_issues"
+    __table_args__ = (
+        sa.UniqueConstraint("episode_id", "issue_id", name="uq_episode_issues_episode_id_issue_id"),
+        sa.Index("ix_episode_issues_kind", "kind"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    episode_id: so.Mapped[str] = so.mapped_column(
+        sa.String(128), sa.ForeignKey("episodes.id", ondelete="CASCADE")
+    )
+    issue_id: so.Mapped[str] = so.mapped_column(sa.String(128))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(128))
+    cwe: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32))
+    issue_type: so.Mapped[str] = so.mapped_column(sa.String(32))
+    severity: so.Mapped[str] = so.mapped_column(sa.String(16))
+    found: so.Mapped[bool] = so.mapped_column(sa.Boolean)
+    found_at_step: so.Mapped[Optional[int]] = so.mapped_column(sa.Integer)

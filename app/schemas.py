@@ -7,6 +7,7 @@ these same classes.
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -94,6 +95,42 @@ class SessionQuerySchema(StrictSchema):
     """Query string of ``GET /state``."""
 
     session_id = fields.String(required=True, validate=ID_LENGTH)
+
+
+class FilterQuerySchema(StrictSchema):
+    """Filters shared by the listing, analytics and export endpoints."""
+
+    task = fields.String(validate=validate.Length(min=1, max=64))
+    split = fields.String(validate=validate.OneOf(SPLITS))
+    agent = fields.String(validate=validate.Length(min=1, max=128))
+    model = fields.String(validate=LABEL_LENGTH)
+    since = fields.AwareDateTime(default_timezone=timezone.utc)
+    until = fields.AwareDateTime(default_timezone=timezone.utc)
+
+
+class EpisodeListQuerySchema(FilterQuerySchema):
+    """Query string of ``GET /api/episodes``."""
+
+    status = fields.String(validate=validate.OneOf(EpisodeStatus.ALL))
+    success = fields.Boolean()
+    sort = fields.String(load_default="created_at", validate=validate.OneOf(
+        ["created_at", "finished_at", "completion_score", "step_count", "cumulative_reward"]))
+    order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10**6))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class AnalyticsQuerySchema(FilterQuerySchema):
+    """Query string of ``GET /api/analytics/<name>``."""
+
+    bucket = fields.String(load_default="day", validate=validate.OneOf(["hour", "day"]))
+
+
+class ExportQuerySchema(FilterQuerySchema):
+    """Query string of ``GET /api/export`` (JSON Lines; Parquet is written by the CLI)."""
+
+    format = fields.String(load_default="jsonl", validate=validate.OneOf(["jsonl"]))
+    status = fields.String(load_default=EpisodeStatus.FINISHED, validate=validate.OneOf(EpisodeStatus.ALL))
 
 
 # ---------------------------------------------------------------------- responses

@@ -127,7 +127,7 @@ def postgres_url() -> Iterator[str]:
     drop()
 
 
-TABLES = ("steps", "episodes", "sessions")
+TABLES = ("episode_issues", "steps", "episodes", "sessions")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -36,4 +36,4 @@ def load(schema: Schema, data: Any) -> dict[str, Any]:
     return schema.load(data)
 
 
-from app.api import docs, environment, episodes, openenv  # noqa: E402,F401  (register routes)
+from app.api import docs, environment, episodes, history, openenv  # noqa: E402,F401  (register routes)

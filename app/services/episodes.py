@@ -19,10 +19,10 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 import sqlalchemy.orm as so
 
-from app.env import CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, TaskRegistry
+from app.env import CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, PlantedIssue, TaskRegistry
 from app.env.models import CodeReviewerReward
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.models import Episode, EpisodeStatus, Session, Step, utcnow
+from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step, utcnow
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ def start_episode(
         model=model,
         step_count=0,
         max_steps=env.task.max_steps,
+        issues_expected=len(spec.issues),
         cumulative_reward=0.0,
         state=env.snapshot(),
     ))
@@ -134,6 +135,30 @@ def start_episode(
         done=False,
         metadata={"task": task_name, "seed": seed, "split": split},
     )
+
+
+def summary_counters(snapshot: dict[str, Any]) -> dict[str, int]:
+    """The episode row's summary counters, read from an engine snapshot."""
+    return {
+        "reports": len(snapshot["reports"]),
+        "issues_found": len(snapshot["found"]),
+        "false_positives": snapshot["false_positives"],
+        "duplicates": snapshot["duplicates"],
+        "decoys_flagged": snapshot["decoys_flagged"],
+        "hints_used": snapshot["hints_used"],
+    }
+
+
+def issue_outcomes(episode_id: str, planted: list[PlantedIssue], found: dict[str, int]) -> list[EpisodeIssue]:
+    """One row per planted issue of a finished episode: found or missed, and at which step."""
+    return [
+        EpisodeIssue(
+            episode_id=episode_id, issue_id=issue.id, kind=issue.kind or issue.id, cwe=issue.cwe,
+            issue_type=issue.issue_type.value, severity=issue.severity.value,
+            found=issue.id in found, found_at_step=found.get(issue.id),
+        )
+        for issue in planted
+    ]
 
 
 def current_episode(db: so.Session, session_id: str) -> Episode:
@@ -173,11 +198,13 @@ def apply_step(db: so.Session, registry: TaskRegistry, episode: Episode, action:
     observation, reward, done, info = env.step(parsed)
 
     seen = episode.step_count
+    snapshot = env.snapshot()
     values: dict[str, Any] = {
         "step_count": seen + 1,
-        "state": env.snapshot(),
+        "state": snapshot,
         "cumulative_reward": reward.cumulative_reward,
         "updated_at": utcnow(),
+        **summary_counters(snapshot),
     }
     if done:
         result = env.get_review_result()
@@ -214,6 +241,8 @@ def apply_step(db: so.Session, registry: TaskRegistry, episode: Episode, action:
         },
         done=done,
     ))
+    if done:
+        db.add_all(issue_outcomes(episode.id, env.ground_truth(), snapshot["found"]))
     try:
         db.flush()
     except sqlalchemy.exc.IntegrityError:

@@ -61,6 +61,9 @@ class Episode(Base):
         sa.Index("ix_episodes_agent_model", "agent", "model"),
         sa.Index("ix_episodes_created_at", "created_at"),
         sa.Index("ix_episodes_status_finished", "status", "finished_at"),
+        # Score percentiles per group read these in order instead of sorting (analytics).
+        sa.Index("ix_episodes_scores_by_task", "status", "task", "split", "completion_score"),
+        sa.Index("ix_episodes_scores_by_agent", "status", "agent", "model", "task", "completion_score"),
     )
 
     id: so.Mapped[str] = so.mapped_column(sa.String(128), primary_key=True)

@@ -9,6 +9,7 @@ import io
 import json
 import math
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -20,25 +21,52 @@ import sqlalchemy as sa
 
 from app.services import episodes as episode_service
 
-from conftest import ROOT
+from conftest import ROOT, create_postgres_database, migrate, require_postgres
 
 CODEREVIEW = str(Path(sys.executable).parent / "codereview")
 ROUNDING = 1e-6  # analytics round to six decimals
 AGENTS = [("careful", "m-1"), ("sloppy", "m-2"), ("careful", "m-3")]
 
 
-def play(app, rng: random.Random, index: int, finish: bool = True) -> dict:  # type: ignore[no-untyped-def]
+class Player:
+    """Runs service calls in one shared transaction, or one transaction per call."""
+
+    def __init__(self, app, shared=None) -> None:  # type: ignore[no-untyped-def]
+        self.database, self.registry, self.shared = app.extensions["database"], app.extensions["registry"], shared
+
+    def start(self, **kwargs):  # type: ignore[no-untyped-def]
+        if self.shared is not None:
+            return episode_service.start_episode(self.shared, self.registry, **kwargs)
+        with self.database.transaction() as db:
+            return episode_service.start_episode(db, self.registry, **kwargs)
+
+    def step(self, session_id: str, action: dict):  # type: ignore[no-untyped-def]
+        if self.shared is not None:
+            episode = episode_service.current_episode(self.shared, session_id)
+            return episode_service.apply_step(self.shared, self.registry, episode, action)
+        with self.database.session() as reader:
+            episode = episode_service.current_episode(reader, session_id)
+        with self.database.transaction() as db:
+            return episode_service.apply_step(db, self.registry, episode, action)
+
+    def result(self, session_id: str) -> dict:
+        if self.shared is not None:
+            return episode_service.session_result(self.shared, self.registry, session_id)
+        with self.database.session() as db:
+            return episode_service.session_result(db, self.registry, session_id)
+
+
+def play(player: Player, rng: random.Random, index: int, finish: bool = True) -> dict:
     """Play one episode through the services with a random mixed policy; return what happened."""
-    database, registry = app.extensions["database"], app.extensions["registry"]
+    registry = player.registry
     task = rng.choice(registry.names())
     agent, model = rng.choice(AGENTS)
     split = rng.choice(["train", "test"])
-    with database.transaction() as db:
-        outcome = episode_service.start_episode(db, registry, task=task, session_id=f"s-{index}",
-                                                seed=index, split=split, agent=agent, model=model)
+    session_id = f"s-{index}"
+    outcome = player.start(task=task, session_id=session_id, seed=index, split=split, agent=agent, model=model)
     spec = registry.episode(task, seed=index, split=split)
     record = {"task": task, "split": split, "agent": agent, "model": model, "episode_id": outcome.episode_id,
-              "rewards": [], "confidences": [], "done": False, "hints": 0}
+              "rewards": [], "confidences": [], "done": False}
     budget = rng.randint(1, registry.get(task).max_steps + 2)
     for _ in range(budget):
         roll = rng.random()
@@ -53,10 +81,7 @@ def play(app, rng: random.Random, index: int, finish: bool = True) -> dict:  # t
                 "severity": "medium"}}
         else:
             action = {"action_type": "request_hint"}
-        with database.session() as reader:
-            episode = episode_service.current_episode(reader, f"s-{index}")
-        with database.transaction() as db:
-            result = episode_service.apply_step(db, registry, episode, action)
+        result = player.step(session_id, action)
         record["rewards"].append(result.reward.step_reward)
         if action["action_type"] == "identify_issue" and confidence is not None:
             record["confidences"].append((confidence, result.observation.info["last_outcome"] == "match"))
@@ -64,21 +89,49 @@ def play(app, rng: random.Random, index: int, finish: bool = True) -> dict:  # t
             record["done"] = True
             break
     if finish and not record["done"]:
-        with database.session() as reader:
-            episode = episode_service.current_episode(reader, f"s-{index}")
-        with database.transaction() as db:
-            result = episode_service.apply_step(db, registry, episode, {"action_type": "submit_review"})
-        record["rewards"].append(result.reward.step_reward)
+        record["rewards"].append(player.step(session_id, {"action_type": "submit_review"}).reward.step_reward)
         record["done"] = True
-    with database.session() as db:
-        record["result"] = episode_service.session_result(db, registry, f"s-{index}")
+    record["result"] = player.result(session_id)
     return record
 
 
-@pytest.fixture
-def played(app):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def stored(request, tmp_path_factory, sqlite_template):  # type: ignore[no-untyped-def]
+    """One database per backend with 40 played episodes, shared by the module's read-only tests."""
+    from app import create_app
+
+    drop = None
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("history") / "history.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        require_postgres()
+        url, drop = create_postgres_database("crhist")
+        migrate(url)
+    application = create_app({"TESTING": True, "DATABASE_URL": url})
     rng = random.Random(20261126)
-    return [play(app, rng, index, finish=index % 7 != 0) for index in range(40)]
+    # One transaction per call, as a server runs them.
+    records = [play(Player(application), rng, index, finish=index % 7 != 0) for index in range(40)]
+    yield application, records, url
+    application.extensions["database"].dispose()
+    if drop is not None:
+        drop()
+
+
+@pytest.fixture
+def app(stored):  # type: ignore[no-untyped-def]
+    return stored[0]
+
+
+@pytest.fixture
+def played(stored):  # type: ignore[no-untyped-def]
+    return stored[1]
+
+
+@pytest.fixture
+def database_url(stored):  # type: ignore[no-untyped-def]
+    return stored[2]
 
 
 def nearest_rank(values: list[float], pct: int) -> float | None:
@@ -206,12 +259,41 @@ def test_replay_of_every_episode_is_identical(client, played) -> None:  # type: 
 
 def test_replay_of_hundreds_of_random_episodes(app, client) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(99)
-    records = [play(app, rng, 1000 + index) for index in range(200)]
-    assert all(client.get(f"/api/episodes/{r['episode_id']}/replay").get_json()["identical"] for r in records)
+    with app.extensions["database"].transaction() as db:
+        player = Player(app, shared=db)
+        records = [play(player, rng, 1000 + index) for index in range(200)]
+    try:
+        for record in records:
+            report = client.get(f"/api/episodes/{record['episode_id']}/replay").get_json()
+            assert report["identical"] and [s["replayed_reward"] for s in report["steps"]] == record["rewards"]
+    finally:
+        delete_episodes(app, [r["episode_id"] for r in records])
 
 
-def test_a_corrupted_reward_is_detected(app, client, played, database_url) -> None:  # type: ignore[no-untyped-def]
-    target = next(r for r in played if r["done"] and len(r["rewards"]) > 2)
+def delete_episodes(app, ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Remove episodes this test added, so the module's shared data stays as played."""
+    with app.extensions["database"].transaction() as db:
+        db.execute(sa.text("UPDATE sessions SET current_episode_id = NULL WHERE current_episode_id IN :ids")
+                   .bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids})
+        for table in ("episode_issues", "steps", "episodes"):
+            column = "id" if table == "episodes" else "episode_id"
+            db.execute(sa.text(f"DELETE FROM {table} WHERE {column} IN :ids")
+                       .bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids})
+
+
+def test_a_corrupted_reward_is_detected(app, client, database_url) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(5)
+    target = play(Player(app), rng, 5000)
+    while len(target["rewards"]) < 3:
+        delete_episodes(app, [target["episode_id"]])
+        target = play(Player(app), rng, 5000 + len(target["rewards"]))
+    try:
+        check_corruption_detected(app, client, database_url, target)
+    finally:
+        delete_episodes(app, [target["episode_id"]])
+
+
+def check_corruption_detected(app, client, database_url, target) -> None:  # type: ignore[no-untyped-def]
     with app.extensions["database"].transaction() as db:
         db.execute(sa.text("UPDATE steps SET reward = reward + 0.1 WHERE episode_id = :e AND \"index\" = 2"),
                    {"e": target["episode_id"]})

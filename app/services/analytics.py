@@ -72,7 +72,7 @@ def _episode_metrics(group: list[ColumnElement[Any]], filters: Filters) -> sa.Se
         sa.select(
             *group,
             Episode.completion_score.label("score"),
-            sa.func.row_number().over(partition_by=group, order_by=(Episode.completion_score, Episode.id)).label("rank"),
+            sa.func.row_number().over(partition_by=group, order_by=Episode.completion_score).label("rank"),
             sa.func.count().over(partition_by=group).label("n"),
         )
         .where(finished, *filters.conditions())

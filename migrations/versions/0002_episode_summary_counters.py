@@ -46,6 +46,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('decoys_flagged', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('hints_used', sa.Integer(), server_default='0', nullable=False))
         batch_op.create_index('ix_episodes_status_finished', ['status', 'finished_at'], unique=False)
+        batch_op.create_index('ix_episodes_scores_by_task', ['status', 'task', 'split', 'completion_score'], unique=False)
+        batch_op.create_index('ix_episodes_scores_by_agent', ['status', 'agent', 'model', 'task', 'completion_score'], unique=False)
 
     _backfill_counters()
 
@@ -78,6 +80,8 @@ COUNTERS = ('reports', 'issues_found', 'issues_expected', 'false_positives', 'du
 
 def downgrade() -> None:
     with op.batch_alter_table('episodes', schema=None) as batch_op:
+        batch_op.drop_index('ix_episodes_scores_by_agent')
+        batch_op.drop_index('ix_episodes_scores_by_task')
         batch_op.drop_index('ix_episodes_status_finished')
         batch_op.drop_column('hints_used')
         batch_op.drop_column('decoys_flagged')

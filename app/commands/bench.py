@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -165,9 +166,130 @@ def bench_analytics(steps: int, backend: str, postgres_url: str, repeat: int) ->
                 rows.append({"query": name, "rows": len(result), "best_ms": round(min(timings), 1),
                              "median_ms": round(statistics.median(timings), 1)})
         engine.dispose()
+        if backend == "sqlite":
+            shutil.rmtree(folder, ignore_errors=True)
         click.echo(f"{backend}: {steps:,} steps in {episodes:,} episodes, filled in {fill_seconds:.1f} s "
                    f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
         emit(rows, "table", title=f"analytics over {steps:,} steps ({backend})")
     finally:
         if cleanup is not None:
             cleanup()
+
+
+def _played_rows(episodes: int, registry: Any, seed: int) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Real episodes played in-process by a mixed random policy, as rows to insert."""
+    from app.env import CodeReviewerAction, CodeReviewerEnv
+
+    rng = random.Random(seed)
+    envs = {name: CodeReviewerEnv(task_name=name, registry=registry) for name in registry.names()}
+    now = datetime.now(timezone.utc)
+    for index in range(episodes):
+        env = envs[rng.choice(registry.names())]
+        episode_id = f"bench-{index:08d}"
+        env.reset(seed=index, episode_id=episode_id)
+        truth, line_count = env.ground_truth(), env.episode.line_count
+        steps, done = [], False
+        while not done:
+            if rng.random() < 0.1:
+                action = {"action_type": "submit_review"}
+            else:
+                planted = rng.choice(truth)
+                line = planted.line_number if rng.random() < 0.5 else rng.randint(1, line_count)
+                action = {"action_type": "identify_issue", "confidence": round(rng.random(), 3), "issue": {
+                    "line_number": line, "issue_type": planted.issue_type.value, "severity": "high"}}
+            observation, reward, done, info = env.step(CodeReviewerAction.from_dict(action))
+            steps.append({"episode_id": episode_id, "index": len(steps) + 1, "action_type": action["action_type"],
+                          "action": action, "outcome": info["last_outcome"], "confidence": action.get("confidence"),
+                          "reward": reward.step_reward, "breakdown": reward.breakdown,
+                          "changes": {"feedback": observation.feedback}, "done": done, "created_at": now})
+        result = env.get_review_result()
+        snapshot = env.snapshot()
+        yield ({
+            "id": episode_id, "session_id": "bench", "task": env.task_name, "seed": index, "split": "train",
+            "code": env.episode.snippet.code, "file_name": env.episode.snippet.file_name,
+            "status": EpisodeStatus.FINISHED, "agent": "bench", "model": "random-mix", "step_count": len(steps),
+            "max_steps": env.task.max_steps, "cumulative_reward": result.total_reward,
+            "completion_score": result.completion_score, "success": result.success, "state": snapshot,
+            "result": result.to_dict(), "created_at": now + timedelta(microseconds=index), "updated_at": now,
+            "finished_at": now, "reports": len(snapshot["reports"]), "issues_found": result.found,
+            "issues_expected": result.expected, "false_positives": result.false_positives,
+            "duplicates": result.duplicates, "decoys_flagged": result.decoys_flagged, "hints_used": result.hints_used,
+        }, steps)
+
+
+def _store_played(url: str, episodes: int) -> None:
+    from alembic import command as alembic_command
+    from alembic.config import Config
+
+    from app.config import PROJECT_ROOT
+    from app.env import load_registry
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    config.attributes["configure_logger"] = False
+    alembic_command.upgrade(config, "head")
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Session), [{"id": "bench", "transport": "bench"}])
+    batch_episodes: list[dict[str, Any]] = []
+    batch_steps: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        with engine.begin() as connection:
+            connection.execute(sa.insert(Episode), batch_episodes)
+            connection.execute(sa.insert(Step), batch_steps)
+        batch_episodes.clear(), batch_steps.clear()
+
+    with click.progressbar(length=episodes, label="storing") as bar:
+        for episode, steps in _played_rows(episodes, load_registry(), seed=3):
+            batch_episodes.append(episode)
+            batch_steps.extend(steps)
+            bar.update(1)
+            if len(batch_episodes) >= 2000:
+                flush()
+        if batch_episodes:
+            flush()
+    engine.dispose()
+
+
+@command.command("export")
+@click.option("--episodes", type=click.IntRange(min=10), default=100_000, show_default=True)
+def bench_export(episodes: int) -> None:
+    """Store EPISODES real episodes in a temporary SQLite database, export them all as JSON Lines
+    to /dev/null, and print the time and the process's peak RSS after 10% and after 100%."""
+    import multiprocessing
+    import resource
+
+    from app.env import load_registry
+    from app.services.export import iter_records, jsonl_lines
+
+    folder = tempfile.mkdtemp(prefix="codereview-bench-")
+    url = f"sqlite:///{folder}/export.db"
+    # Storing runs in a child process, so this process's peak RSS measures the export alone.
+    child = multiprocessing.get_context("fork").Process(target=_store_played, args=(url, episodes))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise click.ClickException("storing the episodes failed")
+    registry = load_registry()
+    engine = sa.create_engine(url)
+
+    def peak_mib() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    checkpoints = {max(1, episodes // 10): "10%", episodes: "100%"}
+    figures = []
+    began = time.perf_counter()
+    written = 0
+    with sa.orm.Session(engine) as db, open(os.devnull, "w", encoding="utf-8") as sink:
+        for line in jsonl_lines(iter_records(db, registry, Filters())):
+            sink.write(line)
+            written += 1
+            if written in checkpoints:
+                figures.append({"exported": written, "at": checkpoints[written],
+                                "seconds": round(time.perf_counter() - began, 1), "peak_rss_mib": round(peak_mib(), 1)})
+    engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)
+    click.echo(f"{written:,} episodes exported in {time.perf_counter() - began:.1f} s "
+               f"({written / (time.perf_counter() - began):,.0f} episodes/s)")
+    emit(figures, "table", title="export memory (peak RSS of this process)")

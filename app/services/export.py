@@ -100,7 +100,8 @@ def iter_records(
         conditions.append(Episode.status == status)
     after: Optional[tuple[Any, str]] = None
     while True:
-        query = sa.select(Episode).where(*conditions).order_by(Episode.created_at, Episode.id).limit(batch_size)
+        query = (sa.select(Episode).options(so.defer(Episode.state)).where(*conditions)
+                 .order_by(Episode.created_at, Episode.id).limit(batch_size))
         if after is not None:
             query = query.where(sa.tuple_(Episode.created_at, Episode.id) > after)
         episodes = list(db.scalars(query))

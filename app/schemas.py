@@ -208,7 +208,10 @@ class TaskSchema(Schema):
     max_steps = fields.Integer(required=True)
     success_threshold = fields.Float(required=True)
     max_hints = fields.Integer(required=True)
+    issue_types = fields.List(fields.String(), required=True)
     splits = fields.List(fields.String(), required=True)
+    split_sizes = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                              metadata={"description": "base modules able to carry the task, per split"})
 
 
 class TaskListSchema(Schema):

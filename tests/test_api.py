@@ -37,7 +37,8 @@ def test_state_and_history(client) -> None:  # type: ignore[no-untyped-def]
                                              "episode_id": "ep-state", "agent": "tester",
                                              "model": "m-1"}).get_json()["episode_id"]
     assert episode_id == "ep-state"
-    client.post("/step", json=identify("s1", FIRST.line_number, confidence=0.8))
+    planted = load_registry().episode("syntax_check", seed=4).issues[0]
+    client.post("/step", json=identify("s1", planted.line_number, confidence=0.8))
     state = client.get("/state?session_id=s1").get_json()
     assert state["episode_id"] == "ep-state" and state["step_count"] == 1
     assert state["status"] == "running" and state["observation"]["step_number"] == 1
@@ -123,7 +124,9 @@ def test_body_limit_is_413_and_bad_bodies_are_422(client) -> None:  # type: igno
 def test_tasks_health_metadata(client) -> None:  # type: ignore[no-untyped-def]
     tasks = client.get("/tasks").get_json()["tasks"]
     assert [(t["name"], t["expected_issue_count"], t["max_steps"], t["success_threshold"]) for t in tasks] == [
-        ("syntax_check", 7, 15, 0.7), ("logic_bug_detection", 3, 18, 0.7), ("security_audit", 9, 25, 0.7)]
+        ("syntax_check", 7, 15, 0.7), ("logic_bug_detection", 3, 18, 0.7), ("security_audit", 9, 25, 0.7),
+        ("full_review", 6, 20, 0.7)]
+    assert all(set(t["split_sizes"]) == {"train", "validation", "test"} for t in tasks)
     health = client.get("/health").get_json()
     assert health["status"] == "healthy"
     assert client.get("/metadata").get_json()["name"] == "code-reviewer-env"

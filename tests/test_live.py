@@ -32,9 +32,10 @@ def test_generic_env_client_plays_whole_episodes(live_server: LiveServer) -> Non
     with GenericEnvClient(base_url=live_server.url).sync() as client:
         for episode in range(2):
             first = client.reset(task="syntax_check", seed=episode, episode_id=f"generic-{episode}")
+            seeded = load_registry().episode("syntax_check", seed=episode)
             assert first.reward is None and first.done is False
-            assert first.observation["code_snippet"]["file_name"] == SYNTAX.snippet.file_name
-            for issue in SYNTAX.issues:
+            assert first.observation["code_snippet"]["code"] == seeded.snippet.code
+            for issue in seeded.issues:
                 result = client.step({"action_type": "identify_issue", "metadata": {}, "issue": {
                     "line_number": issue.line_number, "issue_type": "syntax_error",
                     "severity": issue.severity.value, "description": "found"}})
@@ -43,7 +44,7 @@ def test_generic_env_client_plays_whole_episodes(live_server: LiveServer) -> Non
             assert final.done is True
             state = client.state()
             assert state["episode_id"] == f"generic-{episode}"
-            assert state["step_count"] == len(SYNTAX.issues) + 1
+            assert state["step_count"] == len(seeded.issues) + 1
             with pytest.raises(RuntimeError, match="EXECUTION_ERROR"):
                 client.step({"action_type": "submit_review", "metadata": {}})
     history = requests.get(f"{live_server.url}/api/episodes/generic-1", timeout=10).json()

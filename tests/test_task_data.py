@@ -36,7 +36,7 @@ def compiles(source: str) -> bool:
 
 
 def test_every_task_plants_after_a_blind_sweep_window_and_keeps_issues_apart() -> None:
-    for task in REGISTRY.tasks():
+    for task in (t for t in REGISTRY.tasks() if t.canonical is not None):
         lines = sorted(issue.line_number for issue in task.canonical.issues)
         assert lines[0] > 20, f"{task.name}: an issue sits where a line sweep finds it"
         decoy_lines = {d.line_number for d in task.canonical.decoys}

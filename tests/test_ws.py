@@ -35,21 +35,22 @@ def test_openenv_envelope_full_episode_is_persisted(live_server: LiveServer) -> 
                                                         "episode_id": "ws-openenv-1"}})
         assert reply["type"] == "observation"
         assert reply["data"]["reward"] is None and reply["data"]["done"] is False
-        assert reply["data"]["observation"]["code_snippet"]["code"] == SYNTAX.snippet.code
+        seeded = load_registry().episode("syntax_check", seed=3)
+        assert reply["data"]["observation"]["code_snippet"]["code"] == seeded.snippet.code
         state = exchange(ws, {"type": "state"})["data"]
         assert (state["episode_id"], state["step_count"]) == ("ws-openenv-1", 0)
         rewards = [exchange(ws, {"type": "step", "data": identify(issue.line_number)})["data"]["reward"]
-                   for issue in SYNTAX.issues]
-        assert rewards == [issue.severity.value_points for issue in SYNTAX.issues]
+                   for issue in seeded.issues]
+        assert rewards == [issue.severity.value_points for issue in seeded.issues]
         state = exchange(ws, {"type": "state"})
-        assert state["type"] == "state" and state["data"]["step_count"] == len(SYNTAX.issues)
+        assert state["type"] == "state" and state["data"]["step_count"] == len(seeded.issues)
         final = exchange(ws, {"type": "step", "data": {"action_type": "submit_review", "metadata": {}}})
         assert final["data"]["done"] is True
         ws.send(json.dumps({"type": "close"}))
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=10)
     history = requests.get(f"{live_server.url}/api/episodes/ws-openenv-1", timeout=10).json()
-    assert history["status"] == "finished" and len(history["steps"]) == len(SYNTAX.issues) + 1
+    assert history["status"] == "finished" and len(history["steps"]) == 8
     assert history["result"]["completion_score"] == 1.0
 
 

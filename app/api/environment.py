@@ -54,7 +54,9 @@ def result() -> Response:
 @bp.get("/tasks")
 def tasks() -> Response:
     """The registered tasks."""
-    return jsonify({"tasks": [task.to_dict() for task in registry().tasks()]})
+    tasks = registry()
+    return jsonify({"tasks": [{**task.to_dict(), "split_sizes": tasks.split_sizes(task.name)}
+                              for task in tasks.tasks()]})
 
 
 @bp.get("/health")

@@ -236,6 +236,16 @@ class CodeSnippet:
             "context": self.context,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CodeSnippet":
+        """Build a snippet from its JSON form."""
+        return cls(
+            code=str(data["code"]),
+            language=str(data.get("language") or "python"),
+            file_name=str(data.get("file_name") or "snippet.py"),
+            context=data.get("context"),
+        )
+
 
 @dataclass(frozen=True)
 class PlantedIssue:
@@ -333,6 +343,7 @@ class EpisodeSpec:
     snippet: CodeSnippet
     issues: tuple[PlantedIssue, ...]
     decoys: tuple[Decoy, ...] = ()
+    origin: Optional[str] = None  # base module a generated episode comes from
 
     @property
     def line_count(self) -> int:
@@ -399,6 +410,31 @@ class CodeReviewerObservation:
             "info": dict(self.info),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CodeReviewerObservation":
+        """Build an observation from its JSON form (what ``/reset`` and ``/step`` return).
+
+        Raises:
+            KeyError: a field is missing.
+            InvalidAction: a previous issue breaks the action contract.
+        """
+        reward = data.get("reward")
+        return cls(
+            code_snippet=CodeSnippet.from_dict(data["code_snippet"]),
+            task_name=str(data["task_name"]),
+            task_description=str(data["task_description"]),
+            task_difficulty=str(data["task_difficulty"]),
+            step_number=int(data["step_number"]),
+            max_steps=int(data["max_steps"]),
+            previous_issues=[CodeIssue.from_dict(item) for item in data.get("previous_issues") or []],
+            hint_available=bool(data["hint_available"]),
+            hint_text=data.get("hint_text"),
+            done=bool(data["done"]),
+            reward=float(reward) if reward is not None else None,
+            feedback=str(data.get("feedback") or ""),
+            info=dict(data.get("info") or {}),
+        )
+
 
 @dataclass(frozen=True)
 class ReviewResult:
@@ -443,3 +479,30 @@ class ReviewResult:
             "matched_issues": [issue.to_dict() for issue in self.matched_issues],
             "missed_issues": [issue.to_dict() for issue in self.missed_issues],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ReviewResult":
+        """Build a result from its JSON form (what ``/result`` returns).
+
+        Raises:
+            KeyError: a field is missing.
+        """
+        return cls(
+            task_name=str(data["task_name"]),
+            completion_score=float(data["completion_score"]),
+            success=bool(data["success"]),
+            precision=float(data["precision"]),
+            recall=float(data["recall"]),
+            f1=float(data["f1"]),
+            found=int(data["found"]),
+            expected=int(data["expected"]),
+            false_positives=int(data["false_positives"]),
+            duplicates=int(data["duplicates"]),
+            decoys_flagged=int(data["decoys_flagged"]),
+            hints_used=int(data["hints_used"]),
+            steps_used=int(data["steps_used"]),
+            total_reward=float(data["total_reward"]),
+            done=bool(data["done"]),
+            matched_issues=[PlantedIssue.from_dict(item) for item in data.get("matched_issues") or []],
+            missed_issues=[PlantedIssue.from_dict(item) for item in data.get("missed_issues") or []],
+        )

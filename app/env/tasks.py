@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from app.env.corpus.generator import Catalogue, Generator
+from app.env.corpus.modules import load_modules
 from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue, Severity
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -49,12 +51,19 @@ class TaskSpec:
     max_steps: int
     success_threshold: float
     max_hints: int
-    canonical: EpisodeSpec
+    canonical: Optional[EpisodeSpec]
+    mix: tuple[tuple[IssueType, int], ...] = ()
+    order: int = 100
 
     @property
     def expected_issue_count(self) -> int:
         """Number of planted issues per episode."""
-        return len(self.canonical.issues)
+        return sum(count for _, count in self.mix)
+
+    @property
+    def issue_types(self) -> tuple[IssueType, ...]:
+        """The categories planted in this task's episodes."""
+        return tuple(kind for kind, _ in self.mix)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready summary (no answer key)."""
@@ -68,6 +77,7 @@ class TaskSpec:
             "max_steps": self.max_steps,
             "success_threshold": self.success_threshold,
             "max_hints": self.max_hints,
+            "issue_types": [kind.value for kind in self.issue_types],
             "splits": list(SPLITS),
         }
 
@@ -77,26 +87,17 @@ def _load_task(folder: Path) -> TaskSpec:
     try:
         with definition_path.open("rb") as handle:
             raw = tomllib.load(handle)
-        snippet_raw = raw["snippet"]
-        code = (folder / snippet_raw["file"]).read_text(encoding="utf-8")
-        line_count = code.count("\n") + (0 if code.endswith("\n") else 1)
-        issues = tuple(_planted_issue(item, line_count) for item in raw.get("issues", []))
-        decoys = tuple(
-            Decoy(
-                id=str(item["id"]),
-                line_number=int(item["line"]),
-                kind=str(item["kind"]),
-                description=str(item["description"]),
-            )
-            for item in raw.get("decoys", [])
-        )
         name = str(raw["name"])
-        snippet = CodeSnippet(
-            code=code,
-            language=str(snippet_raw.get("language", "python")),
-            file_name=str(snippet_raw.get("file_name", snippet_raw["file"])),
-            context=snippet_raw.get("context"),
-        )
+        canonical: Optional[EpisodeSpec] = None
+        if "snippet" in raw:
+            canonical = _canonical_episode(folder, name, raw)
+        mix_raw = raw.get("generator", {}).get("mix")
+        if mix_raw:
+            mix = tuple((IssueType(kind), int(count)) for kind, count in sorted(mix_raw.items()))
+        elif canonical is not None:
+            mix = ((IssueType(raw["issue_type"]), len(canonical.issues)),)
+        else:
+            raise TaskDefinitionError(f"{definition_path} needs a [snippet] or a [generator] mix")
         spec = TaskSpec(
             name=name,
             title=str(raw.get("title", name)),
@@ -106,19 +107,41 @@ def _load_task(folder: Path) -> TaskSpec:
             max_steps=int(raw["max_steps"]),
             success_threshold=float(raw["success_threshold"]),
             max_hints=int(raw.get("max_hints", 3)),
-            canonical=EpisodeSpec(
-                task_name=name, seed=None, split=DEFAULT_SPLIT, snippet=snippet,
-                issues=issues, decoys=decoys,
-            ),
+            canonical=canonical,
+            mix=mix,
+            order=int(raw.get("order", 100)),
         )
     except (KeyError, ValueError, TypeError, OSError, tomllib.TOMLDecodeError) as exc:
+        if isinstance(exc, TaskDefinitionError):
+            raise
         raise TaskDefinitionError(f"invalid task definition in {folder}: {exc!r}") from exc
+    if canonical is not None and len(canonical.issues) != spec.expected_issue_count:
+        raise TaskDefinitionError(f"{definition_path}: the canonical snippet does not plant the task's mix")
+    return spec
+
+
+def _canonical_episode(folder: Path, name: str, raw: dict[str, Any]) -> EpisodeSpec:
+    snippet_raw = raw["snippet"]
+    code = (folder / snippet_raw["file"]).read_text(encoding="utf-8")
+    line_count = code.count("\n") + (0 if code.endswith("\n") else 1)
+    issues = tuple(_planted_issue(item, line_count) for item in raw.get("issues", []))
     ids = [issue.id for issue in issues]
     if len(set(ids)) != len(ids):
-        raise TaskDefinitionError(f"duplicate issue ids in {definition_path}")
+        raise TaskDefinitionError(f"duplicate issue ids in {folder / 'task.toml'}")
     if not issues:
-        raise TaskDefinitionError(f"{definition_path} plants no issue")
-    return spec
+        raise TaskDefinitionError(f"{folder / 'task.toml'} plants no issue")
+    decoys = tuple(
+        Decoy(id=str(item["id"]), line_number=int(item["line"]), kind=str(item["kind"]),
+              description=str(item["description"]))
+        for item in raw.get("decoys", [])
+    )
+    snippet = CodeSnippet(
+        code=code,
+        language=str(snippet_raw.get("language", "python")),
+        file_name=str(snippet_raw.get("file_name", snippet_raw["file"])),
+        context=snippet_raw.get("context"),
+    )
+    return EpisodeSpec(task_name=name, seed=None, split=DEFAULT_SPLIT, snippet=snippet, issues=issues, decoys=decoys)
 
 
 def _planted_issue(item: dict[str, Any], line_count: int) -> PlantedIssue:
@@ -144,21 +167,28 @@ def _planted_issue(item: dict[str, Any], line_count: int) -> PlantedIssue:
 
 
 class TaskRegistry:
-    """The registered tasks, keyed by name, in a stable order."""
+    """The registered tasks, keyed by name, in a stable order, and the episode generator."""
 
-    def __init__(self, tasks: list[TaskSpec]) -> None:
+    def __init__(self, tasks: list[TaskSpec], generator: Optional[Generator] = None) -> None:
         self._tasks = {task.name: task for task in sorted(tasks, key=_task_order)}
+        self.generator = generator
+        # Generated episodes are pure functions of (task, seed, split): cache the recent ones,
+        # since the service restores an episode on every step.
+        self._generated = functools.lru_cache(maxsize=4096)(self._generate)
 
     @classmethod
     def from_directory(cls, path: os.PathLike[str] | str) -> "TaskRegistry":
-        """Load every folder of ``path`` that holds a ``task.toml``.
+        """Load every folder of ``path`` that holds a ``task.toml``, and the base modules of
+        ``path/corpus`` with their verification catalogue.
 
         Raises:
             TaskDefinitionError: when a definition is inconsistent.
         """
         root = Path(path)
         folders = sorted(p for p in root.iterdir() if (p / "task.toml").is_file())
-        return cls([_load_task(folder) for folder in folders])
+        corpus = root / "corpus"
+        generator = Generator(load_modules(corpus), Catalogue.load(corpus / "verified.json"))
+        return cls([_load_task(folder) for folder in folders], generator)
 
     def names(self) -> list[str]:
         """Task names, easiest first."""
@@ -185,29 +215,43 @@ class TaskRegistry:
 
         Args:
             name: Task name.
-            seed: Episode seed; ``None`` selects the canonical snippet.
+            seed: Episode seed; ``None`` selects the task's canonical snippet (in the train
+                split; other splits then use seed 0).
             split: ``train``, ``validation`` or ``test``.
 
         Raises:
-            ValueError: unknown task or split.
+            ValueError: unknown task or split, or no base module can carry the task.
         """
         task = self.get(name)
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
-        canonical = task.canonical
-        if seed is None and split == canonical.split:
-            return canonical
-        return EpisodeSpec(
-            task_name=canonical.task_name, seed=seed, split=split, snippet=canonical.snippet,
-            issues=canonical.issues, decoys=canonical.decoys,
-        )
+        if seed is None and split == DEFAULT_SPLIT and task.canonical is not None:
+            return task.canonical
+        if (self.generator is None or not self.generator.has_corpus) and task.canonical is not None:
+            # No verified corpus (a checkout without tasks/corpus): every seed serves the canonical code.
+            canonical = task.canonical
+            return EpisodeSpec(task_name=canonical.task_name, seed=seed, split=split, snippet=canonical.snippet,
+                               issues=canonical.issues, decoys=canonical.decoys)
+        return self._generated(name, 0 if seed is None else seed, split)
+
+    def _generate(self, name: str, seed: int, split: str) -> EpisodeSpec:
+        if self.generator is None:
+            raise ValueError("no episode generator is configured")
+        return self.generator.generate(name, dict(self.get(name).mix), seed, split)
+
+    def split_sizes(self, name: str) -> dict[str, int]:
+        """Base modules able to carry the task, per split."""
+        if self.generator is None:
+            return {split: 0 for split in SPLITS}
+        mix = dict(self.get(name).mix)
+        return {split: len(self.generator.eligible(mix, split)) for split in SPLITS}
 
 
 _DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2}
 
 
-def _task_order(task: TaskSpec) -> tuple[int, str]:
-    return (_DIFFICULTY_ORDER.get(task.difficulty, 3), task.name)
+def _task_order(task: TaskSpec) -> tuple[int, int, str]:
+    return (task.order, _DIFFICULTY_ORDER.get(task.difficulty, 3), task.name)
 
 
 def default_tasks_dir() -> Path:

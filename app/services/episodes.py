@@ -93,7 +93,10 @@ def start_episode(
     if episode_id is not None and db.get(Episode, episode_id) is not None:
         raise Conflict(f"episode {episode_id!r} already exists")
     episode_key = episode_id or str(uuid.uuid4())
-    observation = env.reset(seed=seed, episode_id=episode_key, split=split)
+    try:
+        observation = env.reset(seed=seed, episode_id=episode_key, split=split)
+    except ValueError as exc:  # unknown split, or no base module of that split for this task
+        raise ValidationFailed(str(exc), fields={"split": [str(exc)]}) from None
 
     session = ensure_session(db, session_id, transport)
     if session.current_episode_id is not None:

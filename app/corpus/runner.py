@@ -1,0 +1,97 @@
+"""Subprocess that runs a base module's tests (or its exploits) against mutated versions.
+
+Reads a JSON job on stdin, prints a JSON result on stdout. Run as ``python -m app.corpus.runner``;
+never inside the server. Each mutant gets a wall-clock limit: a mutant that hangs counts as
+failing its tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import types
+from pathlib import Path
+from typing import Any
+
+TIMEOUT_SECONDS = 10
+
+
+class MutantTimeout(Exception):
+    """Raised by the alarm when a mutant runs too long."""
+
+
+def _alarm(_signum: int, _frame: Any) -> None:
+    raise MutantTimeout()
+
+
+def _purge() -> None:
+    for name in ("module", "test_module", "exploits"):
+        sys.modules.pop(name, None)
+
+
+def run_tests(workdir: Path, source: str) -> bool:
+    """True when the module's tests all pass on ``source``."""
+    import pytest
+
+    (workdir / "module.py").write_text(source, encoding="utf-8")
+    _purge()
+    signal.alarm(TIMEOUT_SECONDS)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = pytest.main(["-q", "-x", "-p", "no:cacheprovider", "-p", "no:randomly",
+                                "-W", "ignore", str(workdir / "test_module.py")])
+    except MutantTimeout:
+        return False
+    finally:
+        signal.alarm(0)
+    return code == 0
+
+
+def run_exploit(source: str, function: str) -> bool:
+    """True when ``exploits.exploit_<function>`` succeeds against ``source``."""
+    _purge()
+    module = types.ModuleType("module")
+    signal.alarm(TIMEOUT_SECONDS)
+    try:
+        sys.modules["module"] = module  # before exec: dataclasses look their module up
+        exec(compile(source, "module.py", "exec"), module.__dict__)  # noqa: S102 - the corpus's own code
+        import exploits  # type: ignore[import-not-found]
+
+        probe = getattr(exploits, f"exploit_{function}", None)
+        return bool(probe(module)) if probe is not None else False
+    except Exception:  # noqa: BLE001 - an exploit that crashes did not succeed
+        return False
+    finally:
+        signal.alarm(0)
+
+
+def main() -> None:
+    job = json.load(sys.stdin)
+    folder = Path(job["module_dir"])
+    signal.signal(signal.SIGALRM, _alarm)
+    workdir = Path(tempfile.mkdtemp(prefix="codereview-verify-"))
+    results: dict[str, Any] = {}
+    try:
+        for name in ("test_module.py", "exploits.py"):
+            if (folder / name).is_file():
+                shutil.copy(folder / name, workdir / name)
+        os.chdir(workdir)
+        sys.path.insert(0, str(workdir))
+        for mutant in job["mutants"]:
+            if mutant.get("exploit"):
+                results[mutant["key"]] = run_exploit(mutant["source"], mutant["exploit"])
+            else:
+                results[mutant["key"]] = run_tests(workdir, mutant["source"])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    json.dump(results, sys.__stdout__)
+
+
+if __name__ == "__main__":
+    main()

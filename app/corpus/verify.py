@@ -1,0 +1,314 @@
+"""Prove planted issues with checks independent of the generator.
+
+* syntax: the clean code compiles and the one changed line makes ``compile()`` fail;
+* logic: the clean module passes its own tests and the changed module fails at least one
+  (run in a subprocess with a time limit, never in the server);
+* security: a Bandit rule of the operator's kind fires on the changed line and not on the clean
+  one, or, for what Bandit cannot see (XSS, path traversal, open redirect), the module's shipped
+  exploit succeeds against the changed module and fails against the clean one.
+
+``build_catalogue`` checks every candidate site of every base module (the result is
+``tasks/corpus/verified.json``, which the generator reads); ``verify_episode`` re-checks the
+planted issues of one generated episode on its final code (renamed, reordered).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from app.env.corpus.modules import BaseModule, Site
+from app.env.corpus.operators import OPERATORS_BY_NAME
+from app.env.models import EpisodeSpec, IssueType
+
+CATALOGUE_VERSION = 1
+BANDIT_RULES: dict[str, frozenset[str]] = {
+    "sql_injection": frozenset({"B608"}),
+    "command_injection": frozenset({"B602", "B604", "B605"}),
+    "eval_injection": frozenset({"B307"}),
+    "unsafe_deserialisation": frozenset({"B301", "B506"}),
+    "weak_password_hash": frozenset({"B303", "B324"}),
+    "insecure_token": frozenset({"B311"}),
+    "hardcoded_secret": frozenset({"B105", "B106", "B107"}),
+    "tls_verification_disabled": frozenset({"B501"}),
+    "insecure_temp_file": frozenset({"B306"}),
+    "assert_authorisation": frozenset({"B101"}),
+    "debug_enabled": frozenset({"B201"}),
+}
+EXPLOITED = frozenset({"reflected_xss", "path_traversal", "open_redirect"})
+
+
+@dataclass
+class OperatorTally:
+    """Counts of one operator: candidates generated, verified, discarded, and time spent."""
+
+    generated: int = 0
+    verified: int = 0
+    discarded: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class VerificationReport:
+    """What a verification run found."""
+
+    tallies: dict[str, OperatorTally] = field(default_factory=lambda: defaultdict(OperatorTally))
+    failures: list[str] = field(default_factory=list)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per operator, for printing."""
+        return [
+            {"operator": name, "generated": t.generated, "verified": t.verified, "discarded": t.discarded,
+             "pass_rate": round(t.verified / t.generated, 3) if t.generated else None,
+             "seconds": round(t.seconds, 2)}
+            for name, t in sorted(self.tallies.items())
+        ]
+
+
+def bandit_findings(source: str) -> set[tuple[int, str]]:
+    """(line, test id) of every Bandit finding in ``source`` (Bandit used as a library)."""
+    from bandit.core import config as bandit_config
+    from bandit.core import manager as bandit_manager
+
+    logging.getLogger("bandit").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="codereview-bandit-") as folder:
+        path = Path(folder) / "module.py"
+        path.write_text(source, encoding="utf-8")
+        manager = bandit_manager.BanditManager(bandit_config.BanditConfig(), "file", quiet=True)
+        manager.discover_files([str(path)])
+        manager.run_tests()
+        return {(issue.lineno, issue.test_id) for issue in manager.get_issue_list()}
+
+
+def enclosing_function(source: str, line: int) -> Optional[str]:
+    """Name of the innermost function containing ``line``."""
+    best: Optional[ast.AST] = None
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= line <= (node.end_lineno or 0):
+            if best is None or node.lineno >= best.lineno:  # type: ignore[attr-defined]
+                best = node
+    return best.name if best is not None else None  # type: ignore[attr-defined]
+
+
+def run_mutants(folder: Path, mutants: list[dict[str, Any]]) -> dict[str, bool]:
+    """Run module tests or exploits on mutated sources in a subprocess (see ``runner``)."""
+    if not mutants:
+        return {}
+    job = json.dumps({"module_dir": str(folder), "mutants": mutants})
+    completed = subprocess.run(
+        [sys.executable, "-m", "app.corpus.runner"], input=job, capture_output=True, text=True,
+        timeout=60 + 15 * len(mutants), cwd=Path(__file__).resolve().parents[2],
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"verification runner failed for {folder.name}: {completed.stderr[-2000:]}")
+    return json.loads(completed.stdout)
+
+
+def _replace_line(lines: list[str], line: int, text: str) -> str:
+    changed = list(lines)
+    changed[line - 1] = text
+    return "\n".join(changed) + "\n"
+
+
+def _compiles(source: str) -> bool:
+    # A mutant may also draw a SyntaxWarning ("perhaps you missed a comma?"): not our verdict.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(source, "<mutant>", "exec")
+        except SyntaxError:
+            return False
+    return True
+
+
+def check_changes(
+    folder: Path, clean_lines: list[str], changes: list[tuple[str, str, int, str]], report: VerificationReport,
+) -> dict[str, bool]:
+    """Verify independent single-line changes of one clean module.
+
+    Args:
+        folder: The base module folder (its tests and exploits are used).
+        clean_lines: The clean code, line by line (possibly renamed and reordered).
+        changes: ``(key, operator name, line, changed text)``.
+        report: Tallies to update.
+
+    Returns:
+        key -> verified.
+    """
+    clean = "\n".join(clean_lines) + "\n"
+    verdicts: dict[str, bool] = {}
+    started: dict[str, float] = {}
+    mutants: list[dict[str, Any]] = []
+    clean_bandit: Optional[set[tuple[int, str]]] = None
+    for key, operator_name, line, text in changes:
+        began = time.perf_counter()
+        operator = OPERATORS_BY_NAME[operator_name]
+        source = _replace_line(clean_lines, line, text)
+        tally = report.tallies[operator_name]
+        tally.generated += 1
+        if operator.issue_type is IssueType.SYNTAX_ERROR:
+            verdicts[key] = _compiles(clean) and not _compiles(source)
+        elif not _compiles(source):
+            verdicts[key] = False
+        elif operator.issue_type is IssueType.LOGIC_BUG:
+            mutants.append({"key": key, "source": source})
+        elif operator_name in BANDIT_RULES:
+            if clean_bandit is None:
+                clean_bandit = bandit_findings(clean)
+            rules = BANDIT_RULES[operator_name]
+            fires = {rule for (found_line, rule) in bandit_findings(source) if found_line == line}
+            verdicts[key] = bool(fires & rules) and not any((line, rule) in clean_bandit for rule in rules)
+        elif operator_name in EXPLOITED:
+            function = enclosing_function(clean, line)
+            if function is None or not (folder / "exploits.py").is_file():
+                verdicts[key] = False
+            else:
+                mutants.append({"key": key, "source": source, "exploit": function})
+                mutants.append({"key": f"{key}#clean", "source": clean, "exploit": function})
+        else:
+            verdicts[key] = False
+        tally.seconds += time.perf_counter() - began
+        started[key] = time.perf_counter()
+    if mutants:
+        began = time.perf_counter()
+        needs_tests = any("exploit" not in m for m in mutants)
+        # The clean code runs first and again last: a runner whose later runs could not pass
+        # would make every mutant look "killed".
+        controls = [{"key": "#clean", "source": clean}] if needs_tests else []
+        tail = [{"key": "#control", "source": clean}] if needs_tests else []
+        results = run_mutants(folder, controls + mutants + tail)
+        if needs_tests and results["#clean"] != results["#control"]:
+            raise RuntimeError(f"{folder.name}: the clean module's tests gave different results before and after")
+        clean_passes = results.get("#clean", True)
+        if needs_tests and not clean_passes:
+            report.failures.append(f"{folder.name}: the clean module fails its own tests")
+        for mutant in mutants:
+            key = mutant["key"]
+            if key.endswith("#clean"):
+                continue
+            if "exploit" in mutant:
+                verdicts[key] = results[key] and not results[f"{key}#clean"]
+            else:
+                verdicts[key] = clean_passes and not results[key]
+        elapsed = time.perf_counter() - began
+        share = elapsed / max(1, len({m["key"] for m in mutants if not m["key"].endswith("#clean")}))
+        for key, operator_name, _, _ in changes:
+            if any(m["key"] == key for m in mutants):
+                report.tallies[operator_name].seconds += share
+    for key, operator_name, _, _ in changes:
+        if verdicts.get(key):
+            report.tallies[operator_name].verified += 1
+        else:
+            report.tallies[operator_name].discarded += 1
+    return verdicts
+
+
+def verify_module(module: BaseModule, report: VerificationReport) -> dict[str, Any]:
+    """Check every candidate site of a base module; return its catalogue entry."""
+    sites = module.candidate_sites()
+    changes = [(site.key, site.operator, site.line, module.rewrite(site)) for site in sites]
+    verdicts = check_changes(module.folder, module.lines, changes, report)
+    # A decoy must not be confirmed as a vulnerability: drop any a confirming Bandit rule flags
+    # (e.g. random.sample for a non-security use, which B311 reports).
+    confirming = frozenset().union(*BANDIT_RULES.values())
+    clean_findings = {line for line, rule in bandit_findings(module.source) if rule in confirming}
+    decoys_ok, decoys_rejected = [], []
+    for decoy in module.decoys:
+        try:
+            line = module.line_of(decoy.text)
+        except ValueError as exc:
+            report.failures.append(str(exc))
+            continue
+        (decoys_rejected if line in clean_findings else decoys_ok).append(decoy.text)
+    return {
+        "digest": module.digest,
+        "split": module.split,
+        "verified": sorted(key for key, ok in verdicts.items() if ok),
+        "discarded": sorted(key for key, ok in verdicts.items() if not ok),
+        "decoys": sorted(decoys_ok),
+        "decoys_rejected": sorted(decoys_rejected),
+    }
+
+
+def _verify_in_worker(module: BaseModule) -> tuple[dict[str, Any], VerificationReport]:
+    report = VerificationReport()
+    entry = verify_module(module, report)
+    report.tallies = dict(report.tallies)  # plain dict: picklable back to the parent
+    return entry, report
+
+
+def build_catalogue(
+    modules: Iterable[BaseModule], report: VerificationReport, previous: Optional[dict[str, Any]] = None,
+    workers: int = 2,
+) -> dict[str, Any]:
+    """Verify every module whose code changed since ``previous`` (all when ``None``) and return
+    the catalogue document. Modules are verified in ``workers`` processes."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    same_operators = (previous or {}).get("operators") == operators_fingerprint()
+    kept = (previous or {}).get("modules", {}) if same_operators else {}
+    entries: dict[str, Any] = {}
+    todo = []
+    for module in modules:
+        if module.name in kept and kept[module.name].get("digest") == module.digest:
+            entries[module.name] = kept[module.name]
+        else:
+            todo.append(module)
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        for module, (entry, partial) in zip(todo, pool.map(_verify_in_worker, todo)):
+            entries[module.name] = entry
+            report.failures.extend(partial.failures)
+            for name, tally in partial.tallies.items():
+                total = report.tallies[name]
+                total.generated += tally.generated
+                total.verified += tally.verified
+                total.discarded += tally.discarded
+                total.seconds += tally.seconds
+    return {"version": CATALOGUE_VERSION, "operators": operators_fingerprint(),
+            "modules": dict(sorted(entries.items()))}
+
+
+def operators_fingerprint() -> str:
+    """Digest of the operator definitions: a catalogue made with other operators is stale."""
+    import hashlib
+
+    from app.env.corpus import operators
+
+    return hashlib.sha256(Path(operators.__file__).read_bytes()).hexdigest()
+
+
+def verify_episode(episode: EpisodeSpec, module: BaseModule, report: VerificationReport) -> bool:
+    """Re-check every planted issue of a generated episode on its final code.
+
+    The clean version of the episode is its code with every planted line put back to its fix;
+    each planted issue alone, applied to that clean version, must then be confirmed.
+    """
+    lines = episode.snippet.code.rstrip("\n").split("\n")
+    clean_lines = list(lines)
+    for issue in episode.issues:
+        clean_lines[issue.line_number - 1] = issue.fix
+    changes = [(issue.id, issue.kind or "", issue.line_number, lines[issue.line_number - 1])
+               for issue in episode.issues]
+    verdicts = check_changes(module.folder, clean_lines, changes, report)
+    failed = [key for key, ok in verdicts.items() if not ok]
+    for key in failed:
+        report.failures.append(f"{episode.task_name} seed {episode.seed} ({episode.split}): {key} not confirmed")
+    return not failed
+
+
+def module_by_file(modules: Iterable[BaseModule], episode: EpisodeSpec) -> BaseModule:
+    """The base module an episode was generated from (matched by its origin)."""
+    for module in modules:
+        if module.name == episode.origin:
+            return module
+    raise LookupError(f"no base module {episode.origin!r}")

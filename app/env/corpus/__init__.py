@@ -1,0 +1,1 @@
+"""Generated corpus: base modules, bug operators and the seeded episode generator."""

@@ -1,0 +1,393 @@
+"""Seeded episode generation from base modules and verified bug sites.
+
+``(task, seed, split)`` determines everything: which base module, which verified sites, how local
+variables are renamed and how top-level functions are ordered. The same triple gives
+byte-identical code and answer key in any process (only ``random.Random`` seeded with a string,
+which is hashed with SHA-512, and sorted iteration are used).
+
+Only sites listed as verified in the catalogue (``tasks/corpus/verified.json``, written by
+``codereview verify-tasks --catalogue``) are planted, and only while the module's code still has
+the digest that was verified. Renaming locals and reordering functions cannot undo a verified
+bug; ``codereview verify-tasks --seeds`` re-checks generated episodes on their final code.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import json
+import keyword
+import random
+import re
+import tokenize
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from app.env.corpus.modules import BaseModule, Site
+from app.env.corpus.operators import OPERATORS_BY_NAME, Operator
+from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue
+
+MIN_GAP = {IssueType.SYNTAX_ERROR: 4, IssueType.LOGIC_BUG: 2, IssueType.SECURITY_VULNERABILITY: 1}
+ATTEMPTS = 40
+# A module must offer this many more verified lines than it plants, so episodes differ.
+SPARE_SITES = 2
+
+# Synonyms for common local names; a name absent here keeps its spelling.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "total": ("running_total", "subtotal", "acc_total", "sum_total"),
+    "count": ("counter", "tally", "num", "n_items"),
+    "result": ("output", "outcome", "res", "collected"),
+    "results": ("outputs", "collected", "found_items", "matches"),
+    "items": ("entries", "elements", "records", "things"),
+    "item": ("entry", "element", "record", "thing"),
+    "value": ("val", "amount_value", "current", "datum"),
+    "values": ("vals", "data_points", "numbers", "series"),
+    "index": ("idx", "position", "i", "pos"),
+    "row": ("line_row", "record_row", "entry_row", "r"),
+    "rows": ("table_rows", "records", "lines_read", "data_rows"),
+    "best": ("top", "winner", "best_so_far", "leader"),
+    "amount": ("sum_amount", "money", "qty_amount", "figure"),
+    "line": ("text_line", "raw_line", "ln", "current_line"),
+    "lines": ("text_lines", "raw_lines", "all_lines", "content_lines"),
+    "key": ("k", "dict_key", "lookup_key", "field_key"),
+    "name": ("label", "title_name", "nm", "display"),
+    "path": ("file_path", "target_path", "location", "fs_path"),
+    "data": ("payload", "blob", "content", "raw_data"),
+    "text": ("body_text", "raw_text", "content_text", "txt"),
+    "start": ("begin", "start_at", "first", "origin"),
+    "end": ("finish", "end_at", "last", "stop_at"),
+    "parts": ("pieces", "chunks", "fields", "segments"),
+    "cursor": ("cur", "db_cursor", "c", "crs"),
+    "query": ("sql", "statement", "sql_text", "q"),
+    "token": ("tok", "auth_token", "token_value", "credential"),
+    "score": ("points", "mark", "rating", "grade_value"),
+    "scores": ("marks", "ratings", "point_list", "all_scores"),
+    "price": ("cost", "unit_price", "rate", "price_value"),
+    "user": ("account", "member", "usr", "person"),
+    "users": ("accounts", "members", "people", "all_users"),
+    "remaining": ("left", "rest", "outstanding", "still_open"),
+    "matched": ("hits", "selected", "picked", "chosen"),
+    "current": ("cur_value", "present", "now_value", "this_one"),
+    "previous": ("prev", "last_seen", "before", "earlier"),
+    "message": ("msg", "note", "notice", "text_msg"),
+    "entry": ("record", "row_entry", "e", "item_entry"),
+    "size": ("length", "n", "extent", "sz"),
+    "limit": ("cap", "max_allowed", "ceiling", "bound"),
+}
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Verified sites per module, valid only for the module digest they were verified on."""
+
+    modules: Mapping[str, Mapping[str, Any]]
+
+    @classmethod
+    def load(cls, path: Path) -> "Catalogue":
+        """Read ``verified.json``; an absent file is an empty catalogue."""
+        if not path.is_file():
+            return cls({})
+        return cls(json.loads(path.read_text(encoding="utf-8")).get("modules", {}))
+
+    def decoys(self, module: BaseModule) -> frozenset[str]:
+        """Texts of the module's decoys that verification accepted (no confirming rule fires)."""
+        entry = self.modules.get(module.name)
+        if not entry or entry.get("digest") != module.digest:
+            return frozenset()
+        return frozenset(entry.get("decoys", []))
+
+    def verified(self, module: BaseModule) -> list[Site]:
+        """The module's verified sites (none when the code changed since verification)."""
+        entry = self.modules.get(module.name)
+        if not entry or entry.get("digest") != module.digest:
+            return []
+        sites = []
+        for key in entry.get("verified", []):
+            head, line = key.rsplit("@", 1)
+            operator, variant = head.split(".", 1)
+            sites.append(Site(operator, variant, int(line)))
+        return sites
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Per-module facts computed once: renamable locals and reorderable blocks."""
+
+    renames: tuple[tuple[str, tuple[str, ...], tuple[tuple[int, int], ...]], ...]
+    header_end: int  # last line (1-based) before the reorderable blocks
+    blocks: tuple[tuple[int, int], ...]  # inclusive line ranges of reorderable top-level functions
+    tail_start: int  # first line after the reorderable run (len + 1 when none)
+
+
+def _prepare(module: BaseModule) -> _Prepared:
+    tree = module.tree
+    reserved = set(dir(builtins)) | set(keyword.kwlist)
+    module_names: set[str] = set()
+    attributes: set[str] = set()
+    keywords: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            attributes.add(node.attr)
+        elif isinstance(node, ast.keyword) and node.arg:
+            keywords.add(node.arg)
+    for node in tree.body:
+        for target in ast.walk(node) if isinstance(node, (ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom)) else []:
+            if isinstance(target, ast.Name):
+                module_names.add(target.id)
+            elif isinstance(target, ast.alias):
+                module_names.add((target.asname or target.name).split(".")[0])
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            module_names.add(node.name)
+    all_tokens = {token.string for token in tokenize.generate_tokens(io.StringIO(module.source).readline)
+                  if token.type == tokenize.NAME}
+    name_tokens = [token for token in tokenize.generate_tokens(io.StringIO(module.source).readline)]
+    renames = []
+    for function in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+        if any(isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
+               for inner in ast.walk(function) if inner is not function):
+            continue
+        params = {arg.arg for arg in function.args.args + function.args.kwonlyargs + function.args.posonlyargs}
+        if function.args.vararg:
+            params.add(function.args.vararg.arg)
+        if function.args.kwarg:
+            params.add(function.args.kwarg.arg)
+        stored = {node.id for node in ast.walk(function) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+        declared = {name for node in ast.walk(function) if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names}
+        start, end = function.lineno, function.end_lineno or function.lineno
+        # Names inside f-strings are not separate tokens: never rename what an f-string uses.
+        fstring_text = " ".join(
+            token.string for token in name_tokens
+            if token.type == tokenize.STRING and start <= token.start[0] <= end
+            and token.string.lstrip("rbRB")[:1] in ("f", "F")
+        )
+        for name in sorted(stored - params - declared - module_names - attributes - keywords - reserved):
+            if name not in SYNONYMS or re.search(rf"\b{name}\b", fstring_text):
+                continue
+            candidates = tuple(c for c in SYNONYMS[name] if c not in all_tokens and c not in reserved)
+            if not candidates:
+                continue
+            positions = []
+            previous = None
+            for token in name_tokens:
+                if start <= token.start[0] <= end and token.type == tokenize.NAME and token.string == name:
+                    if previous is not None and previous.string == ".":
+                        continue
+                    positions.append(token.start)
+                previous = token if token.type not in (tokenize.NL, tokenize.COMMENT) else previous
+            renames.append((name, candidates, tuple(positions)))
+
+    body = tree.body
+    first = next((i for i, node in enumerate(body) if isinstance(node, ast.FunctionDef) and not node.decorator_list), None)
+    blocks: list[tuple[int, int]] = []
+    header_end = len(module.lines)
+    tail_start = len(module.lines) + 1
+    if first is not None:
+        run = []
+        for node in body[first:]:
+            if isinstance(node, ast.FunctionDef) and not node.decorator_list:
+                run.append(node)
+            else:
+                break
+        if len(run) >= 2:
+            header_end = run[0].lineno - 1
+            for index, node in enumerate(run):
+                start = node.lineno
+                end = (run[index + 1].lineno - 1) if index + 1 < len(run) else (node.end_lineno or node.lineno)
+                blocks.append((start, end))
+            tail_start = (run[-1].end_lineno or run[-1].lineno) + 1
+    return _Prepared(tuple(renames), header_end, tuple(blocks), tail_start)
+
+
+class Generator:
+    """Generates episodes of a task from the base modules of each split."""
+
+    def __init__(self, modules: list[BaseModule], catalogue: Catalogue) -> None:
+        self.modules = sorted(modules, key=lambda m: m.name)
+        self.catalogue = catalogue
+        self._verified = {module.name: self.catalogue.verified(module) for module in self.modules}
+        self._prepared: dict[str, _Prepared] = {}
+
+    @property
+    def has_corpus(self) -> bool:
+        """Whether any base module has verified sites."""
+        return any(self._verified.values())
+
+    def prepared(self, module: BaseModule) -> _Prepared:
+        """Cached per-module preparation."""
+        if module.name not in self._prepared:
+            self._prepared[module.name] = _prepare(module)
+        return self._prepared[module.name]
+
+    def sites(self, module: BaseModule, issue_type: IssueType, split: str) -> list[Site]:
+        """Verified sites of a category whose variant may appear in ``split``."""
+        return [
+            site for site in self._verified[module.name]
+            if OPERATORS_BY_NAME[site.operator].issue_type is issue_type
+            and split in OPERATORS_BY_NAME[site.operator].variant(site.variant).splits
+        ]
+
+    def eligible(self, mix: Mapping[IssueType, int], split: str) -> list[BaseModule]:
+        """Modules of ``split`` with enough verified sites for every category of ``mix``."""
+        return [
+            module for module in self.modules
+            if module.split == split
+            and all(len({s.line for s in self.sites(module, kind, split)}) >= count + SPARE_SITES
+                    for kind, count in mix.items())
+        ]
+
+    def generate(self, task_name: str, mix: Mapping[IssueType, int], seed: int, split: str) -> EpisodeSpec:
+        """The episode ``(task_name, seed, split)``.
+
+        Raises:
+            ValueError: no base module of ``split`` can carry ``mix``.
+        """
+        modules = self.eligible(mix, split)
+        if not modules:
+            raise ValueError(f"no verified base module of split {split!r} can carry {dict(mix)}")
+        rng = random.Random(f"{task_name}|{split}|{seed}")
+        for _ in range(ATTEMPTS):
+            module = modules[rng.randrange(len(modules))]
+            episode = self._attempt(task_name, mix, seed, split, module, rng)
+            if episode is not None:
+                return episode
+        raise ValueError(f"could not generate {task_name} seed {seed} ({split}) in {ATTEMPTS} attempts")
+
+    def _choose_sites(self, module: BaseModule, mix: Mapping[IssueType, int], split: str,
+                      rng: random.Random) -> Optional[list[Site]]:
+        decoy_lines = {module.line_of(d.text) for d in module.decoys if _unique(module, d.text)}  # never planted
+        chosen: list[Site] = []
+        for kind in sorted(mix, key=lambda k: k.value):
+            pool = sorted(self.sites(module, kind, split), key=lambda s: s.key)
+            rng.shuffle(pool)
+            used_operators: dict[str, int] = {}
+            picked = 0
+            # Prefer operators not used yet, so one snippet mixes bug kinds.
+            for site in sorted(pool, key=lambda s: used_operators.get(s.operator, 0)):
+                if picked == mix[kind]:
+                    break
+                gap = MIN_GAP[kind]
+                if site.line in decoy_lines or any(abs(site.line - other.line) < max(gap, MIN_GAP[
+                        OPERATORS_BY_NAME[other.operator].issue_type]) for other in chosen):
+                    continue
+                if used_operators.get(site.operator, 0) >= max(1, mix[kind] // 3):
+                    continue
+                chosen.append(site)
+                used_operators[site.operator] = used_operators.get(site.operator, 0) + 1
+                picked += 1
+            if picked < mix[kind]:
+                for site in pool:  # relax operator diversity, keep spacing
+                    if picked == mix[kind]:
+                        break
+                    if site in chosen or site.line in decoy_lines or any(
+                            abs(site.line - other.line) < MIN_GAP[kind] for other in chosen):
+                        continue
+                    chosen.append(site)
+                    picked += 1
+            if picked < mix[kind]:
+                return None
+        return chosen
+
+    def _attempt(self, task_name: str, mix: Mapping[IssueType, int], seed: int, split: str,
+                 module: BaseModule, rng: random.Random) -> Optional[EpisodeSpec]:
+        chosen = self._choose_sites(module, mix, split, rng)
+        if chosen is None:
+            return None
+        prepared = self.prepared(module)
+        clean = _renamed_lines(module, prepared, rng)
+        lines = list(clean)
+        for site in chosen:
+            rewritten = OPERATORS_BY_NAME[site.operator].variant(site.variant).rewrite(clean[site.line - 1])
+            if rewritten is None:
+                return None
+            lines[site.line - 1] = rewritten
+        order, mapping = _reorder(prepared, len(lines), rng)
+        last_line = max(mapping[site.line] for site in chosen)
+        if any(site.operator == "unterminated_triple_quote" and mapping[site.line] != last_line for site in chosen):
+            return None  # an open docstring would swallow the errors after it
+        code = "\n".join(lines[number - 1] for number in order) + "\n"
+
+        issues = []
+        for index, site in enumerate(sorted(chosen, key=lambda s: mapping[s.line]), start=1):
+            operator: Operator = OPERATORS_BY_NAME[site.operator]
+            line = mapping[site.line]
+            accepted = [line] + [mapping[site.line + k] for k in range(1, operator.trailing_accepted + 1)
+                                 if site.line + k in mapping]
+            issues.append(PlantedIssue(
+                id=f"{site.operator}-{index}", line_number=line, accepted_lines=tuple(accepted),
+                issue_type=operator.issue_type, severity=operator.severity, description=operator.description,
+                fix=clean[site.line - 1], cwe=operator.cwe, kind=site.operator,
+            ))
+        decoys = self._decoys(module, chosen, mapping, split, mix)
+        snippet = CodeSnippet(code=code, language="python", file_name=module.file_name, context=module.context)
+        return EpisodeSpec(task_name=task_name, seed=seed, split=split, snippet=snippet,
+                           issues=tuple(issues), decoys=tuple(decoys), origin=module.name)
+
+    def _decoys(self, module: BaseModule, chosen: list[Site], mapping: dict[int, int], split: str,
+                mix: Mapping[IssueType, int]) -> list[Decoy]:
+        planted_lines = {site.line for site in chosen}
+        decoys: dict[int, Decoy] = {}
+        accepted = self.catalogue.decoys(module)
+        for decoy in module.decoys:
+            if decoy.text not in accepted or not _unique(module, decoy.text):
+                continue
+            line = module.line_of(decoy.text)
+            if line not in planted_lines:
+                decoys[line] = Decoy(id=f"decoy-{decoy.kind}", line_number=mapping[line], kind=decoy.kind,
+                                     description=decoy.description)
+        if IssueType.SECURITY_VULNERABILITY in mix:
+            for site in self.sites(module, IssueType.SECURITY_VULNERABILITY, split):
+                if site.line not in planted_lines and site.line not in decoys:
+                    decoys[site.line] = Decoy(id=f"safe-{site.operator}-{site.line}", line_number=mapping[site.line],
+                                              kind=f"safe_{site.operator}",
+                                              description="Safe form of a sink that is often vulnerable.")
+        return [decoys[line] for line in sorted(decoys, key=lambda n: mapping[n])]
+
+
+@lru_cache(maxsize=None)
+def _unique_cached(source: str, text: str) -> bool:
+    return sum(1 for line in source.split("\n") if line.strip() == text.strip()) == 1
+
+
+def _unique(module: BaseModule, text: str) -> bool:
+    return _unique_cached(module.source, text)
+
+
+def _renamed_lines(module: BaseModule, prepared: _Prepared, rng: random.Random) -> list[str]:
+    lines = list(module.lines)
+    edits: dict[int, list[tuple[int, str, str]]] = {}
+    taken: set[str] = set()
+    for name, candidates, positions in prepared.renames:
+        if rng.random() < 0.5:
+            continue
+        options = [c for c in candidates if c not in taken]
+        if not options:
+            continue
+        new = options[rng.randrange(len(options))]
+        taken.add(new)
+        for row, col in positions:
+            edits.setdefault(row, []).append((col, name, new))
+    for row, changes in edits.items():
+        text = lines[row - 1]
+        for col, old, new in sorted(changes, reverse=True):
+            if text[col:col + len(old)] == old:
+                text = text[:col] + new + text[col + len(old):]
+        lines[row - 1] = text
+    return lines
+
+
+def _reorder(prepared: _Prepared, line_count: int, rng: random.Random) -> tuple[list[int], dict[int, int]]:
+    """New line order (old numbers) and old -> new line mapping."""
+    if not prepared.blocks:
+        order = list(range(1, line_count + 1))
+        return order, {n: n for n in order}
+    blocks = list(prepared.blocks)
+    rng.shuffle(blocks)
+    order = list(range(1, prepared.header_end + 1))
+    for start, end in blocks:
+        body = list(range(start, end + 1))
+        order.extend(body)
+    order.extend(range(prepared.tail_start, line_count + 1))
+    return order, {old: new for new, old in enumerate(order, start=1)}

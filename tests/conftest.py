@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-import requests
 import sqlalchemy as sa
 
+from app.devserver import LocalServer, free_port, migrate  # noqa: F401  (re-exported for tests)
 from app.env import CodeIssue, CodeReviewerAction, CodeReviewerEnv, IssueType, Severity, load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,14 +54,6 @@ def env(task_name: str) -> CodeReviewerEnv:
 
 
 # ---------------------------------------------------------------------- databases
-
-
-def migrate(url: str) -> None:
-    """Run ``alembic upgrade head`` on ``url``."""
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-x", f"url={url}", "upgrade", "head"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
-    )
 
 
 @pytest.fixture(scope="session")
@@ -169,54 +159,8 @@ def runner(app):  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------------- live servers
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
-    """gunicorn serving the app on a free loopback port; stopped by ``stop()``."""
-
-    def __init__(self, database_url: str, workers: int = 2, threads: int = 8,
-                 extra_env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
-        env = dict(os.environ, DATABASE_URL=database_url, GUNICORN_BIND=f"127.0.0.1:{self.port}",
-                   GUNICORN_WORKERS=str(workers), GUNICORN_THREADS=str(threads),
-                   GUNICORN_LOG_LEVEL="warning", **(extra_env or {}))
-        self.log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"gunicorn-{self.port}.log", "w+")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.log.seek(0)
-                raise RuntimeError(f"gunicorn exited: {self.log.read()[-2000:]}")
-            try:
-                if requests.get(self.url + "/metadata", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("gunicorn did not become ready")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+class LiveServer(LocalServer):
+    """gunicorn serving the app on a free loopback port (see ``app.devserver``)."""
 
 
 @pytest.fixture(scope="module")

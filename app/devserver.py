@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import requests
 
@@ -39,6 +39,30 @@ def migrate(database_url: str) -> None:
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         raise RuntimeError(f"alembic upgrade head failed: {result.stderr[-1000:]}")
+
+
+def create_postgres_database(admin_url: str, prefix: str = "codereview") -> tuple[str, Callable[[], None]]:
+    """Create an empty database on the Postgres server of ``admin_url``.
+
+    Returns:
+        Its URL and a function that drops it (closing any connection still open to it).
+    """
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin = sa.make_url(admin_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+    return admin.set(database=name).render_as_string(hide_password=False), drop
 
 
 class LocalServer:

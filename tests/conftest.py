@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
 
+from app import devserver
 from app.devserver import LocalServer, free_port, migrate  # noqa: F401  (re-exported for tests)
 from app.env import CodeIssue, CodeReviewerAction, CodeReviewerEnv, IssueType, Severity, load_registry
 
@@ -90,21 +88,9 @@ def require_postgres() -> None:
     pytest.skip(reason)
 
 
-def create_postgres_database(prefix: str = "crtest") -> tuple[str, callable]:
-    """Create an empty database; return its URL and a function that drops it."""
-    admin = sa.make_url(postgres_admin_url())
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with engine.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = admin.set(database=name).render_as_string(hide_password=False)
-
-    def drop() -> None:
-        with engine.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-    return url, drop
+def create_postgres_database(prefix: str = "crtest") -> tuple[str, Callable[[], None]]:
+    """Create an empty database on the test Postgres; return its URL and a function that drops it."""
+    return devserver.create_postgres_database(postgres_admin_url(), prefix)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from app.env.corpus.operators import OPERATORS_BY_NAME
 from app.env.tasks import SPLITS
 
 from conftest import ROOT, SUBMIT, report
+from test_engine_policies import play_blind
 
 REGISTRY = load_registry()
 GENERATOR = REGISTRY.generator
@@ -147,22 +148,9 @@ def test_oracle_wins_generated_episodes(name: str) -> None:
 @pytest.mark.parametrize("name", TASKS)
 @pytest.mark.parametrize("sweep", [True, False], ids=["sweep", "random"])
 def test_blind_policy_bound_over_a_thousand_generated_seeds(name: str, sweep: bool) -> None:
-    import random
-
     env = CodeReviewerEnv(task_name=name)
     scores = []
     for seed in range(1000):
-        env.reset(seed=seed)
-        rng = random.Random(seed)
-        done, step = False, 0
-        while not done:
-            step += 1
-            line = step if sweep else rng.randint(1, env.episode.line_count)
-            _, _, done, _ = env.step(report(line, env.task.issue_type))
-        result = env.get_review_result()
-        assert not result.success
-        scores.append(result.completion_score)
+        scores.append(play_blind(env, seed, sweep))
+        assert not env.get_review_result().success
     assert statistics.mean(scores) < 0.25
-
-
-

@@ -22,6 +22,7 @@ import click
 import sqlalchemy as sa
 
 from app.commands._output import emit
+from app.devserver import create_postgres_database, migrate
 from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step
 from app.services.analytics import QUERIES, Filters, run_query
 
@@ -119,32 +120,15 @@ def _fill(engine: sa.Engine, steps: int, batch: int = 20000) -> tuple[int, int]:
 @click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True)
 def bench_analytics(steps: int, backend: str, postgres_url: str, repeat: int) -> None:
     """Fill a fresh database with STEPS synthetic steps and time every analytics query."""
-    from alembic import command as alembic_command
-    from alembic.config import Config
-
-    from app.config import PROJECT_ROOT
-
     cleanup = None
     if backend == "sqlite":
         folder = tempfile.mkdtemp(prefix="codereview-bench-")
         url = f"sqlite:///{folder}/bench.db"
     else:
-        admin = sa.make_url(postgres_url)
-        name = f"codereview_bench_{uuid.uuid4().hex[:8]}"
-        admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-        with admin_engine.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = admin.set(database=name).render_as_string(hide_password=False)
-
-        def cleanup() -> None:
-            with admin_engine.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        url, cleanup = create_postgres_database(postgres_url, prefix="codereview_bench")
 
     try:
-        config = Config(str(PROJECT_ROOT / "alembic.ini"))
-        config.set_main_option("sqlalchemy.url", url)
-        config.attributes["configure_logger"] = False
-        alembic_command.upgrade(config, "head")
+        migrate(url)
         engine = sa.create_engine(url)
         began = time.perf_counter()
         episodes, _ = _fill(engine, steps)
@@ -218,16 +202,9 @@ def _played_rows(episodes: int, registry: Any, seed: int) -> Iterator[tuple[dict
 
 
 def _store_played(url: str, episodes: int) -> None:
-    from alembic import command as alembic_command
-    from alembic.config import Config
-
-    from app.config import PROJECT_ROOT
     from app.env import load_registry
 
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", url)
-    config.attributes["configure_logger"] = False
-    alembic_command.upgrade(config, "head")
+    migrate(url)
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.execute(sa.insert(Session), [{"id": "bench", "transport": "bench"}])

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from app.env.corpus.modules import BaseModule, Site
+from app.env.corpus.modules import BaseModule
 from app.env.corpus.operators import OPERATORS_BY_NAME
 from app.env.models import EpisodeSpec, IssueType
 

@@ -38,8 +38,8 @@ def search_users(conn: sqlite3.Connection, term: str, limit: int = 20) -> list[t
     """Users whose email contains the term, at most `limit` rows."""
     pattern = f"%{term}%"
     cur = conn.cursor()
-    cur.execute("SELECT id, email, role FROM users WHERE email LIKE ? LIMIT ?", (pattern, limit))
-    return cur.fetchall()
+    cur.execute("SELECT id, email, role FROM users WHERE email LIKE ?", (pattern,))
+    return cur.fetchmany(limit)
 
 
 def record_audit(conn: sqlite3.Connection, actor: Actor, action: str) -> None:
@@ -56,7 +56,6 @@ def set_role(conn: sqlite3.Connection, actor: Actor, user_id: int, role: str) ->
 
 
 def delete_user(conn: sqlite3.Connection, actor: Actor, user_id: int) -> bool:
-    """Delete a user account; admins cannot delete their own account."""
     if not actor.is_admin: raise PermissionError("admin only")
     if actor.id == user_id:
         raise ValueError("admins cannot delete their own account")
@@ -91,7 +90,8 @@ def issue_api_token(conn: sqlite3.Connection, actor: Actor) -> str:
 def backup_database(db_path: str, stamp: str) -> str:
     """Online backup with the sqlite3 CLI into BACKUP_DIR, then gzip it."""
     target = os.path.join(BACKUP_DIR, f"console-{stamp}.db")
-    subprocess.run(["sqlite3", db_path, f".backup {target}"], check=True)
+    command = f".backup {target}"
+    subprocess.run(["sqlite3", db_path, command], check=True)
     subprocess.run(["gzip", "-f", target], check=True)
     return target + ".gz"
 

@@ -61,7 +61,8 @@ def publish_image(filename: str) -> list[str]:
     outputs = []
     for size in (64, 256):
         target = f"{stem}.thumb{size}.png"
-        subprocess.run(["convert", source, "-thumbnail", f"{size}x{size}^", target], check=True)
+        geometry = f"{size}x{size}^"
+        subprocess.run(["convert", source, "-thumbnail", geometry, target], check=True)
         outputs.append(target)
     return outputs
 
@@ -94,9 +95,10 @@ def save_dimension_cache(cache: dict[str, tuple[int, int]], path: str) -> None:
 def gallery_html(items: list[dict]) -> str:
     cards = []
     for item in items:
-        image = f'<img src="{html.escape(item["url"])}" alt="{html.escape(item["alt"])}">'
+        link = f'<a href="{html.escape(item["url"])}">'
+        image = f'<img src="/thumbs/{int(item["id"])}.png" alt="{html.escape(item["alt"])}">'
         caption = f"<figcaption>{html.escape(item['title'])}</figcaption>"
-        cards.append(f"<figure>{image}{caption}</figure>")
+        cards.append(f"<figure>{link}{image}</a>{caption}</figure>")
     return "\n".join(cards)
 
 

@@ -145,11 +145,11 @@ def test_save_dimension_cache(tmp_path):
 
 
 def test_gallery_html_escapes_every_field():
-    items = [{"url": "/f/a.png?x=1&y=2", "alt": 'say "hi"', "title": "<b>Cats</b>"}]
+    items = [{"id": 7, "url": "/f/a.png?x=1&y=2", "alt": 'say "hi"', "title": "<b>Cats</b>"}]
     assert m.gallery_html(items) == (
-        '<figure><img src="/f/a.png?x=1&amp;y=2" alt="say &quot;hi&quot;">'
-        "<figcaption>&lt;b&gt;Cats&lt;/b&gt;</figcaption></figure>")
-    two = m.gallery_html(items + [{"url": "/b", "alt": "", "title": "B"}])
+        '<figure><a href="/f/a.png?x=1&amp;y=2"><img src="/thumbs/7.png" alt="say &quot;hi&quot;">'
+        "</a><figcaption>&lt;b&gt;Cats&lt;/b&gt;</figcaption></figure>")
+    two = m.gallery_html(items + [{"id": "8", "url": "/b", "alt": "", "title": "B"}])
     assert two.count("<figure>") == 2 and "\n" in two
     assert m.gallery_html([]) == ""
 

@@ -17,7 +17,6 @@ class Policy:
 
 
 def character_classes(password: str) -> dict[str, bool]:
-    """Which character classes the password uses."""
     classes = {}
     classes["lower"] = any(ch.islower() for ch in password)
     classes["upper"] = any(ch.isupper() for ch in password)
@@ -51,11 +50,10 @@ def has_sequence(password: str, length: int = 4) -> bool:
     return False
 
 
-def violations(password: str, policy: Policy, personal: list[str] | None = None) -> list[str]:
-    """Names of every rule the password breaks, in a fixed order; empty when it passes."""
-    if personal is None:
-        personal = []
-    problems = []
+def violations(password: str, policy: Policy, problems: list[str] | None = None) -> list[str]:
+    """Append the name of every rule the password breaks, in a fixed order, and return the list."""
+    if problems is None:
+        problems = []
     lowered = password.lower()
     if len(password) < policy.min_length:
         problems.append("too_short")
@@ -69,16 +67,19 @@ def violations(password: str, policy: Policy, personal: list[str] | None = None)
         problems.append("sequence")
     if lowered in COMMON_PASSWORDS:
         problems.append("common_password")
-    if any(len(word) >= 3 and word.lower() in lowered for word in personal):
-        problems.append("personal_information")
     return problems
+
+
+def mentions_personal(password: str, personal: list[str]) -> bool:
+    """True when a personal word of 3+ letters (name, e-mail part) appears in the password."""
+    lowered = password.lower()
+    return any(len(word) >= 3 and word.lower() in lowered for word in personal)
 
 
 def strength_score(password: str) -> int:
     """0 (very weak) to 4 (strong) from a brute-force entropy estimate in bits."""
-    classes = character_classes(password)
     pool = 0
-    for name, used in classes.items():
+    for name, used in character_classes(password).items():
         if used:
             pool += POOL_SIZES[name]
     bits = len(password) * math.log2(pool) if pool else 0.0
@@ -87,8 +88,7 @@ def strength_score(password: str) -> int:
 
 def recently_used(candidate_hash: str, history: list[str], depth: int = 5) -> bool:
     """True when the hash is among the newest `depth` hashes (history is oldest first)."""
-    recent = history[max(0, len(history) - depth):]
-    return candidate_hash in recent
+    return candidate_hash in history[max(0, len(history) - depth):]
 
 
 @dataclass

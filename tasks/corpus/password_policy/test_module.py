@@ -72,17 +72,24 @@ def test_violations_sequence_and_common():
     assert m.violations("qwerty", m.Policy(min_length=6, min_classes=1)) == ["common_password"]
 
 
-def test_violations_personal_information():
-    personal = ["Smith", "Jo"]
-    assert m.violations("xSMITHx!9Qrt", POLICY, personal) == ["personal_information"]
-    assert m.violations("Jo!x9Qrtmnbv", POLICY, personal) == []
-    assert m.violations("Joe!9Qrtmnbv", POLICY, ["joe"]) == ["personal_information"]
+def test_mentions_personal():
+    assert m.mentions_personal("xSMITHx!9Qrt", ["Smith", "Jo"]) is True
+    assert m.mentions_personal("Jo!x9Qrtmnbv", ["Smith", "Jo"]) is False
+    assert m.mentions_personal("Joe!9Qrtmnbv", ["joe"]) is True
+    assert m.mentions_personal("abc", []) is False
 
 
-def test_violations_default_personal_list():
-    first = m.violations("Zq8!mW2#pL5r", POLICY)
-    first.append("tampered")
+def test_violations_appends_to_given_list():
+    problems = ["email: invalid"]
+    result = m.violations("short", m.Policy(min_classes=1), problems)
+    assert result is problems
+    assert problems == ["email: invalid", "too_short"]
+
+
+def test_violations_default_list_is_fresh_each_call():
+    assert m.violations("Password", POLICY) == ["too_short", "too_few_classes", "common_password"]
     assert m.violations("Zq8!mW2#pL5r", POLICY) == []
+    assert m.violations("qwerty", m.Policy(min_length=6, min_classes=1)) == ["common_password"]
 
 
 def test_strength_score():

@@ -46,9 +46,9 @@ def add_months(anchor: date, months: int) -> date:
 
 def period_bounds(anchor: date, today: date) -> tuple[date, date]:
     """Monthly billing period [start, end) from the anchor day that contains today."""
-    months = 0
-    while add_months(anchor, months + 1) <= today:
-        months += 1
+    months = (today.year - anchor.year) * 12 + today.month - anchor.month
+    if add_months(anchor, months) > today:
+        months -= 1
     return add_months(anchor, months), add_months(anchor, months + 1)
 
 

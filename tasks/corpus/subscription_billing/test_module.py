@@ -67,6 +67,13 @@ def test_period_bounds():
     assert m.period_bounds(anchor, date(2024, 1, 31)) == (date(2024, 1, 31), date(2024, 2, 29))
 
 
+def test_period_bounds_across_year_end():
+    anchor = date(2023, 11, 30)
+    assert m.period_bounds(anchor, date(2024, 2, 15)) == (date(2024, 1, 30), date(2024, 2, 29))
+    assert m.period_bounds(anchor, date(2024, 3, 1)) == (date(2024, 2, 29), date(2024, 3, 30))
+    assert m.period_bounds(anchor, date(2023, 12, 30)) == (date(2023, 12, 30), date(2024, 1, 30))
+
+
 def test_prorate_rounds_down_to_int():
     start, end = date(2024, 1, 1), date(2024, 2, 1)
     assert m.prorate(1000, start, end, date(2024, 1, 11)) == 677

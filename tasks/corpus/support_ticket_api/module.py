@@ -13,7 +13,6 @@ from dataclasses import dataclass
 BASE_DIR = os.environ.get("TICKET_ATTACHMENT_DIR", "/var/lib/tickets/attachments")
 WEBHOOK_SECRET = os.environ.get("TICKET_WEBHOOK_SECRET", "")
 PRIORITIES = {1: "low", 2: "normal", 3: "high", 4: "urgent"}
-STATUSES = ("open", "pending", "closed")
 
 
 @dataclass
@@ -40,7 +39,8 @@ def open_ticket(db: sqlite3.Connection, caller: Caller, title: str, body: str, p
 
 
 def get_ticket(db: sqlite3.Connection, ticket_id: int) -> dict | None:
-    row = db.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    cur = db.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+    row = cur.fetchone()
     if row is None:
         return None
     return {"id": row[0], "author": row[1], "title": row[2], "priority": row[3], "status": row[4]}
@@ -48,14 +48,14 @@ def get_ticket(db: sqlite3.Connection, ticket_id: int) -> dict | None:
 
 def list_tickets(db: sqlite3.Connection, status: str = "open", limit: int = 50) -> list[tuple]:
     """Tickets with the status, most urgent first, then oldest first."""
-    cur = db.execute("SELECT * FROM tickets WHERE status = ? ORDER BY id LIMIT ?", (status, limit))
-    return sorted(cur.fetchall(), key=lambda row: (-row[3], row[0]))
+    cur = db.execute("SELECT * FROM tickets WHERE status = ? ORDER BY id", (status,))
+    return sorted(cur.fetchmany(limit), key=lambda row: (-row[3], row[0]))
 
 
 def set_status(db: sqlite3.Connection, caller: Caller, ticket_id: int, status: str) -> None:
     """Authors may close their own tickets; only admins may reopen or change others'."""
     ticket = get_ticket(db, ticket_id)
-    if ticket is None or status not in STATUSES:
+    if ticket is None or status not in ("open", "pending", "closed"):
         raise ValueError("unknown ticket or status")
     if not caller.is_admin and (ticket["author"] != caller.user_id or status != "closed"):
         raise PermissionError("only admins can make this change")

@@ -88,11 +88,10 @@ def net_promoter_score(scores: list[int]) -> int:
     return int((promoters - detractors) * 100 / len(scores))
 
 
-def complete_responses(responses: list[dict], required: list[str] | None = None) -> list[dict]:
-    """Responses that answered every required question (blank strings do not count)."""
-    if required is None:
-        required = []
-    kept = []
+def complete_responses(responses: list[dict], required: list, kept: list | None = None) -> list:
+    """Responses answering every required question, appended to kept (to pool survey waves)."""
+    if kept is None:
+        kept = []
     for response in responses:
         if all(response.get(q) not in (None, "") for q in required):
             kept.append(response)

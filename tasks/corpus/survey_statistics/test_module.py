@@ -51,7 +51,7 @@ def test_mode():
 
 
 def test_histogram_edges():
-    values = [0, 1, 2.5, 5, 7.5, 10, 11, -1]
+    values = [11, 0, -1, 1, 2.5, 5, 7.5, 10]
     assert m.histogram(values, 0, 10, 4) == [2, 1, 1, 2]
     assert m.histogram([], 0, 10, 3) == [0, 0, 0]
     assert m.histogram([2.4, 2.6], 0, 10, 4) == [1, 1, 0, 0]
@@ -82,14 +82,20 @@ def test_complete_responses():
     responses = [{"q1": 1, "q2": 2}, {"q1": 1}, {"q1": "", "q2": 3}, {"q1": 0, "q2": 0}]
     assert m.complete_responses(responses, ["q1", "q2"]) == [responses[0], responses[3]]
     assert m.complete_responses(responses, ["q2"]) == [responses[0], responses[2], responses[3]]
+    assert m.complete_responses(responses, []) == responses
+    assert m.complete_responses([], ["q1"]) == []
 
 
-def test_complete_responses_default_keeps_all():
-    responses = [{"q1": 1}, {}]
-    first = m.complete_responses(responses)
-    assert first == responses
-    first.append({"x": 1})
-    assert m.complete_responses(responses) == responses
+def test_complete_responses_pools_into_given_list():
+    pooled = [{"wave": 1}]
+    result = m.complete_responses([{"q": 1}, {"q": None}], ["q"], pooled)
+    assert result is pooled
+    assert pooled == [{"wave": 1}, {"q": 1}]
+
+
+def test_complete_responses_default_list_is_fresh_each_call():
+    assert m.complete_responses([{"q": 1}], ["q"]) == [{"q": 1}]
+    assert m.complete_responses([{"q": 2}], ["q"]) == [{"q": 2}]
 
 
 def test_crosstab():

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from app.corpus.verify import VerificationReport, module_by_file, verify_episode
+from app.corpus.verify import VerificationReport, module_of, verify_episode
 from app.env import CodeReviewerEnv, IssueType, load_registry
 from app.env.corpus.operators import OPERATORS_BY_NAME
 from app.env.tasks import SPLITS
@@ -131,7 +131,7 @@ def test_a_sample_of_episodes_is_proven_on_its_final_code(name: str) -> None:
     for split in SPLITS:
         for seed in (3, 11):
             episode = REGISTRY.episode(name, seed=seed, split=split)
-            assert verify_episode(episode, module_by_file(MODULES.values(), episode), report_), report_.failures
+            assert verify_episode(episode, module_of(MODULES.values(), episode), report_), report_.failures
 
 
 @pytest.mark.parametrize("name", TASKS)

@@ -20,7 +20,7 @@ from flask.cli import with_appcontext
 from rich.progress import track
 
 from app.commands._output import emit
-from app.corpus.verify import VerificationReport, build_catalogue, module_by_file, verify_episode
+from app.corpus.verify import VerificationReport, build_catalogue, module_of, verify_episode
 from app.env.tasks import SPLITS, default_tasks_dir
 
 
@@ -62,7 +62,7 @@ def command(catalogue: bool, force: bool, workers: int, tasks: tuple[str, ...], 
             jobs = [(seed, sp) for sp in splits for seed in _seed_range(seeds)]
             for seed, sp in track(jobs, description=f"verifying {name}", transient=True):
                 episode = registry.episode(name, seed=seed, split=sp)
-                verify_episode(episode, module_by_file(modules, episode), report)
+                verify_episode(episode, module_of(modules, episode), report)
             emit(report.rows(), fmt, title=f"{name}: planted issues of seeds {seeds} ({', '.join(splits)})")
             failures += report.failures
     for failure in failures:

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import ast
 import json
-import logging
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections import defaultdict
@@ -27,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from app.bandit_runner import run_bandit
 from app.env.corpus.modules import BaseModule
 from app.env.corpus.operators import OPERATORS_BY_NAME
 from app.env.models import EpisodeSpec, IssueType
@@ -76,18 +75,8 @@ class VerificationReport:
 
 
 def bandit_findings(source: str) -> set[tuple[int, str]]:
-    """(line, test id) of every Bandit finding in ``source`` (Bandit used as a library)."""
-    from bandit.core import config as bandit_config
-    from bandit.core import manager as bandit_manager
-
-    logging.getLogger("bandit").setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory(prefix="codereview-bandit-") as folder:
-        path = Path(folder) / "module.py"
-        path.write_text(source, encoding="utf-8")
-        manager = bandit_manager.BanditManager(bandit_config.BanditConfig(), "file", quiet=True)
-        manager.discover_files([str(path)])
-        manager.run_tests()
-        return {(issue.lineno, issue.test_id) for issue in manager.get_issue_list()}
+    """(line, test id) of every Bandit finding in ``source``."""
+    return {(issue.lineno, issue.test_id) for issue in run_bandit(source)}
 
 
 def enclosing_function(source: str, line: int) -> Optional[str]:
@@ -147,7 +136,6 @@ def check_changes(
     """
     clean = "\n".join(clean_lines) + "\n"
     verdicts: dict[str, bool] = {}
-    started: dict[str, float] = {}
     mutants: list[dict[str, Any]] = []
     clean_bandit: Optional[set[tuple[int, str]]] = None
     for key, operator_name, line, text in changes:
@@ -178,7 +166,6 @@ def check_changes(
         else:
             verdicts[key] = False
         tally.seconds += time.perf_counter() - began
-        started[key] = time.perf_counter()
     if mutants:
         began = time.perf_counter()
         needs_tests = any("exploit" not in m for m in mutants)
@@ -306,8 +293,8 @@ def verify_episode(episode: EpisodeSpec, module: BaseModule, report: Verificatio
     return not failed
 
 
-def module_by_file(modules: Iterable[BaseModule], episode: EpisodeSpec) -> BaseModule:
-    """The base module an episode was generated from (matched by its origin)."""
+def module_of(modules: Iterable[BaseModule], episode: EpisodeSpec) -> BaseModule:
+    """The base module an episode was generated from (its ``origin``)."""
     for module in modules:
         if module.name == episode.origin:
             return module

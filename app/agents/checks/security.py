@@ -15,14 +15,11 @@ path given to ``open()`` (path traversal, CWE-22, reported where the path is bui
 from __future__ import annotations
 
 import ast
-import functools
 import re
-import tempfile
-import warnings
-from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 from app.agents.checks.syntax import parse_module
+from app.bandit_runner import run_bandit
 from app.env import CodeIssue, IssueType, Severity
 
 # Notes, not vulnerabilities: try_except_pass, try_except_continue,
@@ -66,29 +63,8 @@ def find_vulnerabilities(code: str) -> list[CodeIssue]:
 # ---------------------------------------------------------------------- Bandit
 
 
-@functools.lru_cache(maxsize=1)
-def _bandit() -> tuple[Any, Any]:
-    """Bandit's manager module and configuration, loaded on first use (it loads every plugin)."""
-    with warnings.catch_warnings():
-        # Bandit passes stevedore an argument that stevedore deprecates: not ours to fix.
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="stevedore")
-        from bandit.core import config, manager
-
-        return manager, config.BanditConfig()
-
-
 def _bandit_issues(code: str, tree: ast.Module) -> list[CodeIssue]:
-    manager, config = _bandit()
-    with tempfile.TemporaryDirectory(prefix="codereview-bandit-") as folder:
-        path = Path(folder) / "snippet.py"
-        path.write_text(code, encoding="utf-8")
-        bandit = manager.BanditManager(config, "file", quiet=True)
-        bandit.discover_files([str(path)])
-        with warnings.catch_warnings():
-            # Under ``-W error`` a SyntaxWarning of the snippet would make Bandit skip it.
-            warnings.simplefilter("ignore")
-            bandit.run_tests()
-        results = bandit.get_issue_list()
+    results = run_bandit(code)
     lines = code.splitlines()
     issues = []
     for result in results:

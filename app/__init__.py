@@ -28,10 +28,13 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> "Flask":
 
     from app import config as settings
     from app.api import bp
+    from app.auth import init_auth
     from app.db import init_db
     from app.env import load_registry
     from app.errors import register_error_handlers
+    from app.headers import init_headers
     from app.openapi import build_openapi
+    from app.web import init_web
     from app.ws import init_ws
 
     app = Flask(__name__, instance_path=str(settings.PROJECT_ROOT / "instance"))
@@ -42,9 +45,12 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> "Flask":
     app.extensions["registry"] = load_registry(app.config.get("TASKS_DIR"))
     app.extensions["openapi"] = build_openapi()
     init_db(app)
+    init_auth(app)
     init_ws(app)
     register_error_handlers(app)
     app.register_blueprint(bp)
+    init_web(app)
+    init_headers(app)
     if app.config["SERVED_BY_HEADER"]:
         app.after_request(_add_served_by)
     if not app.debug:

@@ -41,6 +41,9 @@ class Session(Base):
 
     id: so.Mapped[str] = so.mapped_column(sa.String(128), primary_key=True)
     transport: so.Mapped[str] = so.mapped_column(sa.String(16), default="http")
+    # Name of the API key that created the session (None when keys are off): only that key
+    # sees the session and its episodes.
+    owner: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     current_episode_id: so.Mapped[Optional[str]] = so.mapped_column(
         sa.String(128), sa.ForeignKey("episodes.id", use_alter=True, ondelete="SET NULL")
     )
@@ -61,6 +64,8 @@ class Episode(Base):
         sa.Index("ix_episodes_agent_model", "agent", "model"),
         sa.Index("ix_episodes_created_at", "created_at"),
         sa.Index("ix_episodes_status_finished", "status", "finished_at"),
+        sa.Index("ix_episodes_status_updated", "status", "updated_at"),
+        sa.Index("ix_episodes_owner_created", "owner", "created_at"),
         # Score percentiles per group read these in order instead of sorting (analytics).
         sa.Index("ix_episodes_scores_by_task", "status", "task", "split", "completion_score"),
         sa.Index("ix_episodes_scores_by_agent", "status", "agent", "model", "task", "completion_score"),
@@ -73,6 +78,7 @@ class Episode(Base):
     task: so.Mapped[str] = so.mapped_column(sa.String(64))
     seed: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
     split: so.Mapped[str] = so.mapped_column(sa.String(16), default="train")
+    owner: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     code: so.Mapped[str] = so.mapped_column(sa.Text)
     file_name: so.Mapped[str] = so.mapped_column(sa.String(255))
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default=EpisodeStatus.RUNNING)

@@ -30,8 +30,20 @@ def from_environment() -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int_env("MAX_BODY_BYTES", 64 * 1024),
         # SQLite waits this long for another writer before giving up with 503.
         "SQLITE_BUSY_TIMEOUT_MS": _int_env("SQLITE_BUSY_TIMEOUT_MS", 5000),
+        # `codereview abandon-idle` marks running episodes with no step for this long abandoned.
+        "IDLE_EPISODE_SECONDS": _int_env("IDLE_EPISODE_SECONDS", 3600),
         "WS_MAX_MESSAGE_BYTES": _int_env("WS_MAX_MESSAGE_BYTES", 64 * 1024),
         "WS_MAX_CONNECTIONS": _int_env("WS_MAX_CONNECTIONS", 1000),
+        # Token bucket per socket: sustained messages per second (0 turns it off) and burst.
+        # Beyond it a message gets a RATE_LIMITED frame; after this many refusals in a row the
+        # socket is closed (1008).
+        "WS_MAX_MESSAGES_PER_SECOND": _int_env("WS_MAX_MESSAGES_PER_SECOND", 2000),
+        "WS_MESSAGE_BURST": _int_env("WS_MESSAGE_BURST", 4000),
+        "WS_RATE_LIMIT_CLOSE_AFTER": _int_env("WS_RATE_LIMIT_CLOSE_AFTER", 50),
+        # Comma-separated bearer keys; none set = no authentication (local use). Admin keys
+        # are valid keys that may also read analytics and export.
+        "API_KEYS": os.environ.get("API_KEYS", ""),
+        "ADMIN_API_KEYS": os.environ.get("ADMIN_API_KEYS", ""),
         "DB_POOL_SIZE": _int_env("DB_POOL_SIZE", 10),
         # FULL: a commit is on disk before the reply, power loss included.
         "SQLITE_SYNCHRONOUS": os.environ.get("SQLITE_SYNCHRONOUS", "FULL"),

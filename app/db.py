@@ -7,8 +7,10 @@ connection is replaced instead of failing a request.
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -27,6 +29,111 @@ class Base(so.DeclarativeBase):
     """Declarative base of every model."""
 
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class _WriteJob(Generic[T]):
+    work: Callable[[sa.Connection], T]
+    result: Optional[T] = None
+    error: Optional[BaseException] = None
+    done: bool = False
+
+
+class GroupCommitter:
+    """Runs write jobs from many threads in shared transactions: one commit (one fsync) covers
+    every job that queued while the previous commit was in flight, and each caller returns only
+    once the commit holding its own work is done.
+
+    A job gets a connection inside an open transaction and must not commit. A job that raises a
+    :class:`~app.errors.DomainError` must have written nothing (it fails alone); any other error
+    rolls the shared transaction back and its jobs run again one transaction each, so one bad job
+    never fails another.
+    """
+
+    def __init__(self, engine: sa.Engine, gate: Optional[threading.RLock] = None, max_batch: int = 256) -> None:
+        self._engine = engine
+        self._gate = gate
+        self._max_batch = max_batch
+        self._changed = threading.Condition()
+        self._pending: list[_WriteJob[Any]] = []
+        self._busy = False
+
+    def run(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work`` in a committed transaction shared with concurrent callers; return its result."""
+        job: _WriteJob[T] = _WriteJob(work)
+        with self._changed:
+            self._pending.append(job)
+            while self._busy and not job.done:
+                self._changed.wait()
+            if not job.done:
+                self._busy = True
+                batch, self._pending = self._pending[:self._max_batch], self._pending[self._max_batch:]
+        if not job.done:
+            try:
+                self._execute(batch)
+            finally:
+                with self._changed:
+                    for queued in batch:
+                        queued.done = True
+                    self._busy = False
+                    self._changed.notify_all()
+            if not job.done:  # our job was beyond max_batch: take the next turn
+                return self.run(work)
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[return-value]
+
+    def _execute(self, batch: list[_WriteJob[Any]]) -> None:
+        from app.errors import DomainError
+
+        with self._gate if self._gate is not None else _NO_GATE:
+            try:
+                with self._engine.begin() as connection:
+                    for job in batch:
+                        try:
+                            job.result = job.work(connection)
+                        except DomainError as exc:
+                            job.error = exc
+                return
+            except Exception:  # noqa: BLE001 - retried one by one below
+                pass
+            for job in batch:
+                try:
+                    with self._engine.begin() as connection:
+                        job.result, job.error = job.work(connection), None
+                except Exception as exc:  # noqa: BLE001 - handed to the job's own caller
+                    job.result, job.error = None, exc
+
+
+class _NoGate:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: Any) -> None:
+        return None
+
+
+_NO_GATE = _NoGate()
+
+
+class _GatedSession(so.Session):
+    """A writing session that holds its database's write gate from creation to close."""
+
+    def __init__(self, *args: Any, gate: threading.RLock, **kwargs: Any) -> None:
+        gate.acquire()
+        self._gate: Optional[threading.RLock] = gate
+        super().__init__(*args, **kwargs)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            gate, self._gate = self._gate, None
+            if gate is not None:
+                gate.release()
 
 
 class Database:
@@ -52,10 +159,18 @@ class Database:
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         self.sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)
         # Writers take SQLite's write lock at BEGIN: a read-then-write transaction that
-        # upgraded later could fail with SQLITE_BUSY instead of waiting its turn.
-        self.writer_sessionmaker = so.sessionmaker(
-            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
-        )
+        # upgraded later could fail with SQLITE_BUSY instead of waiting its turn. Within a
+        # process they also queue on a Python lock (the gate), so threads never meet SQLite's
+        # busy handler, whose sleeps grow to 100 ms.
+        writer_engine = self.engine.execution_options(sqlite_immediate=True)
+        self.write_gate: Optional[threading.RLock] = threading.RLock() if self.is_sqlite else None
+        if self.write_gate is not None:
+            self.writer_sessionmaker = so.sessionmaker(
+                writer_engine, class_=_GatedSession, expire_on_commit=False, gate=self.write_gate)
+        else:
+            self.writer_sessionmaker = so.sessionmaker(writer_engine, expire_on_commit=False)
+        self.committer = GroupCommitter(writer_engine, gate=self.write_gate)
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:
@@ -71,6 +186,18 @@ class Database:
         """A session whose work is committed on success and rolled back on error."""
         with self.session(write) as session, session.begin():
             yield session
+
+    def write(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work(connection)`` in a transaction committed before this returns; concurrent
+        callers share commits (see :class:`GroupCommitter`)."""
+        return self.committer.run(work)
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """An autocommit connection for single-statement reads, returned to the pool afterwards
+        (no BEGIN / ROLLBACK round trips: one statement is consistent on its own)."""
+        with self._autocommit_engine.connect() as connection:
+            yield connection
 
     def ping(self) -> None:
         """Run a trivial query; raises when the database is unreachable."""
@@ -100,7 +227,10 @@ def _sqlite_pragmas(busy_timeout_ms: int, synchronous: str):  # type: ignore[no-
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
-    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    options = connection.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return
+    immediate = options.get("sqlite_immediate", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 

@@ -107,7 +107,7 @@ class LocalServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.output()[-2000:]}")
             try:
-                if requests.get(self.url + "/metadata", timeout=1).status_code == 200:
+                if requests.get(self.url + "/health", timeout=1).status_code == 200:
                     return
             except requests.RequestException:
                 pass

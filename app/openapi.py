@@ -57,7 +57,11 @@ def build_openapi() -> dict[str, Any]:
     )
     for name, schema in COMPONENTS.items():
         spec.components.schema(name, component=SCHEMA_RULES.get(schema), schema=schema)
-    session_param = {"name": "session_id", "in": "query", "required": True, "schema": {"type": "string"}}
+    # Optional: needed only when the server has API keys (API_KEYS); 401 otherwise.
+    spec.components.security_scheme("bearerKey", {"type": "http", "scheme": "bearer"})
+    session_param = {"in": "query", "schema": schemas.SessionQuerySchema}
+    episode_param = {"name": "episode_id", "in": "path", "required": True,
+                     "schema": {"type": "string", "minLength": 1, "maxLength": 128}}
     spec.path("/reset", operations={"post": {
         "summary": "Start an episode", "requestBody": {"required": False, **_json("ResetRequest")},
         "responses": {"200": {"description": "first observation", **_json("StepResponse")},
@@ -69,6 +73,10 @@ def build_openapi() -> dict[str, Any]:
     spec.path("/state", operations={"get": {
         "summary": "State of a session's episode", "parameters": [session_param],
         "responses": {"200": {"description": "state", **_json("State")}, **_errors(404, 422)}}})
+    spec.path("/result", operations={"get": {
+        "summary": "Review result of a session's episode", "parameters": [session_param],
+        "responses": {"200": {"description": "result", "content": {"application/json": {"schema": {
+            "type": "object"}}}}, **_errors(404, 422)}}})
     spec.path("/tasks", operations={"get": {
         "summary": "Registered tasks", "responses": {"200": {"description": "tasks", **_json("TaskList")}}}})
     spec.path("/health", operations={"get": {
@@ -79,15 +87,42 @@ def build_openapi() -> dict[str, Any]:
     spec.path("/schema", operations={"get": {
         "summary": "JSON schemas of action, observation and state",
         "responses": {"200": {"description": "schemas"}}}})
+    spec.path("/api/episodes", operations={"get": {
+        "summary": "Filtered, sorted, paginated episode summaries",
+        "parameters": [{"in": "query", "schema": schemas.EpisodeListQuerySchema}],
+        "responses": {"200": {"description": "one page", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["items", "page", "limit", "total", "pages"]}}}},
+            **_errors(422)}}})
     spec.path("/api/episodes/{episode_id}", operations={"get": {
-        "summary": "Recorded history of an episode",
-        "parameters": [{"name": "episode_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "episode", **_json("EpisodeDetail")}, **_errors(404)}}})
+        "summary": "Recorded history of an episode", "parameters": [episode_param],
+        "responses": {"200": {"description": "episode", **_json("EpisodeDetail")}, **_errors(404, 422)}}})
+    spec.path("/api/episodes/{episode_id}/replay", operations={"get": {
+        "summary": "Recorded and recomputed rewards of an episode, side by side", "parameters": [episode_param],
+        "responses": {"200": {"description": "replay", "content": {"application/json": {"schema": {
+            "type": "object"}}}}, **_errors(404, 422)}}})
+    spec.path("/api/analytics/{name}", operations={"get": {
+        "summary": "One analytics query as JSON rows (admin key when keys are on)",
+        "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                       {"in": "query", "schema": schemas.AnalyticsQuerySchema}],
+        "responses": {"200": {"description": "rows", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["query", "rows"]}}}}, **_errors(403, 404, 422)}}})
+    spec.path("/api/export", operations={"get": {
+        "summary": "Matching episodes as JSON Lines (admin key when keys are on)",
+        "parameters": [{"in": "query", "schema": schemas.ExportQuerySchema}],
+        "responses": {"200": {"description": "one JSON record per line",
+                              "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+                      **_errors(403, 422)}}})
     spec.path("/mcp", operations={"post": {
         "summary": "MCP over JSON-RPC 2.0 (tools/list, tools/call, openenv/session/create|close)",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
         "responses": {"200": {"description": "JSON-RPC response"}}}})
-    return spec.to_dict()
+    document = spec.to_dict()
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            if path != "/health":
+                operation["security"] = [{}, {"bearerKey": []}]
+                operation["responses"].setdefault("401", {"description": "error", **_json("Error")})
+    return document
 
 
 def json_schema(schema: type) -> dict[str, Any]:

@@ -7,10 +7,11 @@ these same classes.
 
 from __future__ import annotations
 
+import math
 from datetime import timezone
-from typing import Any
+from typing import Any, Optional
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from app.env import ActionType, IssueType, Severity
 from app.env.models import MAX_DESCRIPTION_LENGTH, MAX_FIX_LENGTH
@@ -20,13 +21,60 @@ from app.models import EpisodeStatus
 ID_LENGTH = validate.Length(min=1, max=128)
 LABEL_LENGTH = validate.Length(min=1, max=255)
 SEED_RANGE = validate.Range(min=0, max=2**63 - 1)
+# Free-form objects (an action's ``metadata``) may nest this deep, no deeper.
+MAX_NESTING = 32
+
+
+def unstorable(value: Any) -> Optional[str]:
+    """Why ``value`` cannot be stored and sent back as JSON, or None when it can.
+
+    Python's JSON parser accepts what databases and JSON readers refuse: NUL characters
+    (Postgres text and JSONB reject them), lone surrogates (not encodable as UTF-8), NaN and
+    Infinity (not JSON), and unbounded nesting.
+    """
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "must not contain NUL characters"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "must be valid Unicode text (no lone surrogates)"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "must be a finite number"
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_NESTING:
+                return f"must not nest more than {MAX_NESTING} levels"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return None
 
 
 class StrictSchema(Schema):
-    """Unknown keys are errors: a typo must not be silently ignored."""
+    """Unknown keys are errors: a typo must not be silently ignored. Text that could not be
+    stored or echoed (see :func:`unstorable`) is a validation error of its field."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def reject_unstorable(self, data: Any, **_kwargs: Any) -> Any:
+        """422 for NUL, lone surrogates, NaN / Infinity and deep nesting, naming the field."""
+        if not isinstance(data, dict):
+            return data
+        problems = {}
+        for key, value in data.items():
+            # A nested schema checks its own object, so the error names the inner field.
+            if isinstance(value, dict) and isinstance(self.fields.get(key), fields.Nested):
+                continue
+            problem = unstorable(key) or unstorable(value)
+            if problem is not None:
+                problems[key if unstorable(key) is None else "_schema"] = [problem]
+        if problems:
+            raise ValidationError(problems)
+        return data
 
 
 class IssueSchema(StrictSchema):
@@ -89,6 +137,12 @@ class IdentifyIssueArgsSchema(IssueSchema):
     session_id = fields.String(required=True, validate=ID_LENGTH)
     confidence = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0, max=1),
                               allow_nan=False)
+
+
+class EpisodePathSchema(StrictSchema):
+    """The ``<episode_id>`` of the ``/api/episodes/<episode_id>`` URLs."""
+
+    episode_id = fields.String(required=True, validate=ID_LENGTH)
 
 
 class SessionQuerySchema(StrictSchema):

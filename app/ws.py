@@ -11,17 +11,19 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Optional
+import time
+from typing import Any, Callable, Optional
 
 from flask import Flask, current_app
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from app.auth import current_owner
 from app.db import get_database
 from app.env import TaskRegistry
 from app.errors import DomainError, ValidationFailed, error_body, from_exception
 from app.schemas import ActionSchema, ResetRequestSchema
-from app.services import episodes
+from app.services import episodes, stepping
 from app.services.mcp import handle_jsonrpc
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ UNKNOWN_TYPE = "UNKNOWN_TYPE"
 VALIDATION_ERROR = "VALIDATION_ERROR"
 EXECUTION_ERROR = "EXECUTION_ERROR"
 CAPACITY_REACHED = "CAPACITY_REACHED"
+RATE_LIMITED = "RATE_LIMITED"
 
 reset_schema = ResetRequestSchema()
 action_schema = ActionSchema()
@@ -80,15 +83,50 @@ class ConnectionLimiter:
             self.active -= 1
 
 
-class ReviewSocket:
-    """The state of one WebSocket connection: its session and the episode id it echoes."""
+class MessageRate:
+    """Token bucket of one socket: ``rate`` messages a second on average, bursts of ``burst``.
 
-    def __init__(self, app: Flask) -> None:
+    A refused message costs nothing; ``refused_in_a_row`` counts refusals since the last
+    accepted message, so a client that ignores RATE_LIMITED frames can be disconnected.
+    """
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, max(burst, 1), clock
+        self.tokens = float(self.burst)
+        self.updated = clock()
+        self.refused_in_a_row = 0
+
+    def allow(self) -> bool:
+        """Take a token for one message; False when the socket is over its rate."""
+        if self.rate <= 0:
+            return True
+        now = self.clock()
+        self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.refused_in_a_row = 0
+            return True
+        self.refused_in_a_row += 1
+        return False
+
+
+class ReviewSocket:
+    """The state of one WebSocket connection: its session and the episode id it echoes.
+
+    ``owner`` is the owner label of the API key that opened the socket (None when keys are
+    off): the socket sees only that key's sessions.
+    """
+
+    def __init__(self, app: Flask, owner: Optional[str] = None) -> None:
         self.app = app
+        self.owner = owner
         self.database = get_database(app)
         self.registry: TaskRegistry = app.extensions["registry"]
         self.max_message = app.config["WS_MAX_MESSAGE_BYTES"]
         self.session_id: Optional[str] = None
+        # The current episode as this socket last wrote it: its next step needs no read.
+        self.live: Optional[stepping.LiveEpisode] = None
 
     def handle(self, raw: Any) -> tuple[Optional[dict[str, Any]], bool]:
         """Answer one frame. Returns ``(reply or None, keep the socket open)``; never raises."""
@@ -118,6 +156,8 @@ class ReviewSocket:
             message = json.loads(raw)
         except ValueError as exc:
             raise FrameError(INVALID_JSON, f"Invalid JSON: {exc}") from None
+        except RecursionError:
+            raise FrameError(INVALID_JSON, "Invalid JSON: nested too deeply") from None
         if not isinstance(message, dict):
             raise FrameError(VALIDATION_ERROR, "Invalid message: a frame must be a JSON object")
         return message
@@ -142,7 +182,7 @@ class ReviewSocket:
             return None, False
         if kind == "mcp":
             with self.database.session(write=True) as db:
-                response, ok = handle_jsonrpc(db, self.registry, message.get("data"))
+                response, ok = handle_jsonrpc(db, self.registry, message.get("data"), owner=self.owner)
                 db.commit() if ok else db.rollback()
             return {"type": "mcp", "data": response}, True
         raise FrameError(UNKNOWN_TYPE, f"Unknown message type: {kind}")
@@ -170,7 +210,8 @@ class ReviewSocket:
             if self.session_id is None:
                 raise FrameError(EXECUTION_ERROR, "no episode yet: send a reset first")
             with self.database.transaction(write=False) as db:
-                return {"type": "result", "data": episodes.session_result(db, self.registry, self.session_id)}
+                return {"type": "result",
+                        "data": episodes.session_result(db, self.registry, self.session_id, self.owner)}
         raise FrameError(UNKNOWN_TYPE, f"Unknown message type: {kind}")
 
     # ------------------------------------------------------------------ shared actions
@@ -183,30 +224,31 @@ class ReviewSocket:
                                    fields={"session_id": ["differs from this socket's session"]})
         with self.database.transaction() as db:
             outcome = episodes.start_episode(db, self.registry, session_id=self.session_id or requested,
-                                             transport="ws", **args)
+                                             transport="ws", owner=self.owner, **args)
         self.session_id = outcome.session_id
+        self.live = None
         return outcome.to_wire()
 
     def _step(self, action: Any) -> dict[str, Any]:
         action_schema.load(action)
         if self.session_id is None:
             raise FrameError(EXECUTION_ERROR, "no episode yet: send a reset first")
-        with self.database.session() as reader:
-            episode = episodes.current_episode(reader, self.session_id)
-        with self.database.transaction() as db:
-            outcome = episodes.apply_step(db, self.registry, episode, action)
+        live, self.live = self.live, None  # kept only once this step is written
+        outcome, self.live = stepping.step_session(self.database, self.registry, self.session_id, action,
+                                                   owner=self.owner, live=live)
         return outcome.to_wire()
 
     def _state(self) -> dict[str, Any]:
         if self.session_id is None:
             return {"episode_id": None, "step_count": 0}
         with self.database.transaction(write=False) as db:
-            return episodes.session_state(db, self.registry, self.session_id)
+            return episodes.session_state(db, self.registry, self.session_id, self.owner)
 
     def _close(self) -> None:
         if self.session_id is not None:
+            self.live = None
             with self.database.transaction() as db:
-                episodes.close_session(db, self.session_id)
+                episodes.close_session(db, self.session_id, self.owner)
 
 
 def init_ws(app: Flask) -> None:
@@ -227,9 +269,20 @@ def review_socket(ws: Any) -> None:
         ws.close(reason=1013, message="capacity reached")
         return
     try:
-        connection = ReviewSocket(app)
+        connection = ReviewSocket(app, current_owner())
+        rate = MessageRate(app.config.get("WS_MAX_MESSAGES_PER_SECOND", 0), app.config.get("WS_MESSAGE_BURST", 1))
+        close_after = app.config.get("WS_RATE_LIMIT_CLOSE_AFTER", 0)
         while True:
-            reply, keep_open = connection.handle(ws.receive())
+            raw = ws.receive()
+            if not rate.allow():
+                ws.send(json.dumps(error_frame(
+                    RATE_LIMITED, f"Too many messages: at most {rate.rate} a second (bursts of {rate.burst})",
+                    retry_after=round(1 / rate.rate, 3))))
+                if close_after and rate.refused_in_a_row >= close_after:
+                    ws.close(reason=1008, message="rate limit exceeded")
+                    return
+                continue
+            reply, keep_open = connection.handle(raw)
             if reply is not None:
                 ws.send(json.dumps(reply, default=str))
             if not keep_open:

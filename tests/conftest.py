@@ -133,6 +133,45 @@ def app(database_url: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def make_app(database_url: str):  # type: ignore[no-untyped-def]
+    """Build apps over the test database with extra settings: ``make_app(API_KEYS="k")``."""
+    from app import create_app
+
+    built = []
+
+    def build(**settings):  # type: ignore[no-untyped-def]
+        application = create_app({"TESTING": True, "DATABASE_URL": database_url, **settings})
+        built.append(application)
+        return application
+
+    yield build
+    for application in built:
+        application.extensions["database"].dispose()
+
+
+@pytest.fixture
+def serve():  # type: ignore[no-untyped-def]
+    """Serve apps with Werkzeug in a thread (WebSocket included); returns ``host:port``."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    running = []
+
+    def start(application) -> str:  # type: ignore[no-untyped-def]
+        server = make_server("127.0.0.1", 0, application, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return f"127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, thread in running:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
 

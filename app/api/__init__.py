@@ -25,7 +25,10 @@ def json_body(optional: bool = False) -> dict[str, Any]:
     """
     if optional and not request.get_data(cache=True):
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser follows: not a usable body either
+        data = None
     if not isinstance(data, dict):
         raise ValidationError({"_schema": ["the request body must be a JSON object"]})
     return data

@@ -6,10 +6,11 @@ from flask import Response, current_app, jsonify, request
 
 from app import __version__
 from app.api import bp, json_body, load, registry
+from app.auth import current_owner
 from app.db import get_database, request_session
 from app.errors import json_error
 from app.schemas import ResetRequestSchema, SessionQuerySchema, StepRequestSchema
-from app.services import episodes
+from app.services import episodes, stepping
 
 reset_schema = ResetRequestSchema()
 step_schema = StepRequestSchema()
@@ -21,7 +22,7 @@ def reset() -> Response:
     """Start an episode in a session (created when absent)."""
     args = load(reset_schema, json_body(optional=True))
     db = request_session(write=True)
-    outcome = episodes.start_episode(db, registry(), **args)
+    outcome = episodes.start_episode(db, registry(), owner=current_owner(), **args)
     db.commit()
     return jsonify(outcome.to_wire())
 
@@ -30,10 +31,8 @@ def reset() -> Response:
 def step() -> Response:
     """Apply one action to the session's current episode."""
     args = load(step_schema, json_body())
-    episode = episodes.current_episode(request_session(), args["session_id"])
-    db = request_session(write=True)
-    outcome = episodes.apply_step(db, registry(), episode, json_body()["action"])
-    db.commit()
+    outcome, _ = stepping.step_session(get_database(current_app), registry(), args["session_id"],
+                                       json_body()["action"], owner=current_owner())
     return jsonify(outcome.to_wire())
 
 
@@ -41,14 +40,14 @@ def step() -> Response:
 def state() -> Response:
     """Current state of a session's episode."""
     args = load(session_query_schema, request.args.to_dict())
-    return jsonify(episodes.session_state(request_session(), registry(), args["session_id"]))
+    return jsonify(episodes.session_state(request_session(), registry(), args["session_id"], current_owner()))
 
 
 @bp.get("/result")
 def result() -> Response:
     """Review result of a session's current episode."""
     args = load(session_query_schema, request.args.to_dict())
-    return jsonify(episodes.session_result(request_session(), registry(), args["session_id"]))
+    return jsonify(episodes.session_result(request_session(), registry(), args["session_id"], current_owner()))
 
 
 @bp.get("/tasks")

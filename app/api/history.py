@@ -7,14 +7,16 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, stream_with_context
 
 from app.api import bp, load, registry
+from app.auth import current_owner
 from app.db import get_database, request_session
 from app.errors import NotFound
-from app.schemas import AnalyticsQuerySchema, EpisodeListQuerySchema, ExportQuerySchema
+from app.schemas import AnalyticsQuerySchema, EpisodeListQuerySchema, EpisodePathSchema, ExportQuerySchema
 from app.services import analytics, catalog, export, replay
 
 list_schema = EpisodeListQuerySchema()
 analytics_schema = AnalyticsQuerySchema()
 export_schema = ExportQuerySchema()
+path_schema = EpisodePathSchema()
 FILTER_KEYS = ("task", "split", "agent", "model", "since", "until")
 
 
@@ -29,14 +31,16 @@ def episode_list() -> Response:
     args = load(list_schema, request.args.to_dict())
     query = catalog.EpisodeQuery(filters=filters_from(args), status=args.get("status"),
                                  success=args.get("success"), sort=args["sort"], order=args["order"],
-                                 page=args["page"], limit=args["limit"])
+                                 page=args["page"], limit=args["limit"],
+                                 owner=current_owner())
     return jsonify(catalog.list_episodes(request_session(), query))
 
 
 @bp.get("/api/episodes/<episode_id>/replay")
 def episode_replay(episode_id: str) -> Response:
     """Recorded and recomputed rewards of every step, side by side."""
-    return jsonify(replay.replay_episode(request_session(), registry(), episode_id))
+    episode_id = load(path_schema, {"episode_id": episode_id})["episode_id"]
+    return jsonify(replay.replay_episode(request_session(), registry(), episode_id, current_owner()))
 
 
 @bp.get("/api/analytics/<name>")

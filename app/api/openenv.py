@@ -8,6 +8,7 @@ from flask import Response, jsonify, request
 
 from app import __version__
 from app.api import bp, registry
+from app.auth import current_owner
 from app.db import request_session
 from app.openapi import json_schema
 from app.schemas import ActionSchema, ObservationSchema, StateSchema
@@ -49,10 +50,10 @@ def mcp() -> Response:
     """JSON-RPC 2.0 endpoint; always HTTP 200 with a JSON-RPC body."""
     try:
         payload = json.loads(request.get_data(cache=False) or b"")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return jsonify(rpc_error(None, PARSE_ERROR, "Parse error: invalid JSON"))
     db = request_session(write=True)
-    response, ok = handle_jsonrpc(db, registry(), payload)
+    response, ok = handle_jsonrpc(db, registry(), payload, owner=current_owner())
     if ok:
         db.commit()
     else:

@@ -270,3 +270,70 @@ def bench_export(episodes: int) -> None:
     click.echo(f"{written:,} episodes exported in {time.perf_counter() - began:.1f} s "
                f"({written / (time.perf_counter() - began):,.0f} episodes/s)")
     emit(figures, "table", title="export memory (peak RSS of this process)")
+
+
+def _csv(kind: type, choices: tuple[str, ...] = ()) -> Any:
+    def parse(_ctx: Any, _param: Any, value: str) -> list[Any]:
+        items = [kind(item.strip()) for item in value.split(",") if item.strip()]
+        unknown = [item for item in items if choices and item not in choices]
+        if not items or unknown:
+            raise click.BadParameter(f"expected a comma-separated list{' of ' + ', '.join(choices) if choices else ''}")
+        return items
+    return parse
+
+
+@command.command("server")
+@click.option("--db", "database", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True)
+@click.option("--clients", default="1,16,64", show_default=True, callback=_csv(int),
+              help="Comma-separated numbers of concurrent closed-loop clients.")
+@click.option("--transport", default="ws,http", show_default=True, callback=_csv(str, ("ws", "http")))
+@click.option("--anchor", type=click.Choice(["openenv", "none"]), default="none", show_default=True,
+              help="Also run the same load against OpenEnv's own server around the engine in memory.")
+@click.option("--seconds", type=click.FloatRange(min=1, max=300), default=8.0, show_default=True,
+              help="Duration of each measurement.")
+@click.option("--workers", type=click.IntRange(min=1, max=16), default=2, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1, max=256), default=32, show_default=True)
+@click.option("--worker-class", default="gthread", show_default=True)
+@click.option("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres", show_default=True)
+def bench_server(database: str, clients: list[int], transport: list[str], anchor: str, seconds: float,
+                 workers: int, threads: int, worker_class: str, postgres_url: str) -> None:
+    """Serve the app under gunicorn on a free loopback port over a fresh database, drive closed-loop
+    clients (reset, then steps until done, repeatedly) for SECONDS per configuration, and print
+    steps/s, p50/p99 step latency, errors and server RSS, with our/anchor ratios."""
+    from app.benchmark.server import (
+        ServerOptions, anchor_server, commit_floor_ms, fresh_database, machine_description, measure, our_server)
+
+    click.echo(f"machine: {machine_description()}; database: {database}; server: gunicorn {worker_class}, "
+               f"{workers} workers x {threads} threads; {seconds:g} s per configuration")
+    options = ServerOptions(workers=workers, threads=threads, worker_class=worker_class)
+    rows: list[dict[str, Any]] = []
+    anchors: dict[tuple[str, int], Any] = {}
+    if anchor == "openenv":
+        with anchor_server() as (url, pid):
+            for kind in transport:
+                for count in clients:
+                    anchors[(kind, count)] = measure(url, pid, kind, count, seconds, anchor=True)
+    with fresh_database(database, postgres_url) as database_url:
+        if database == "postgres":
+            click.echo(f"durable single-row commit floor: {commit_floor_ms(database_url):.3f} ms (median of 500)")
+        with our_server(database_url, options) as (url, pid):
+            for kind in transport:
+                for count in clients:
+                    result, rss = measure(url, pid, kind, count, seconds, anchor=False)
+                    row = {"transport": kind, "clients": count, "steps/s": round(result.steps_per_second),
+                           "p50 ms": round(result.percentile_ms(0.5), 2), "p99 ms": round(result.percentile_ms(0.99), 2),
+                           "errors": result.errors, "rss MiB": round(rss)}
+                    if (kind, count) in anchors:
+                        theirs, their_rss = anchors[(kind, count)]
+                        row.update({"anchor steps/s": round(theirs.steps_per_second),
+                                    "anchor p50 ms": round(theirs.percentile_ms(0.5), 2),
+                                    "anchor p99 ms": round(theirs.percentile_ms(0.99), 2),
+                                    "anchor errors": theirs.errors, "anchor rss MiB": round(their_rss),
+                                    "ratio": round(result.steps_per_second / theirs.steps_per_second, 2)
+                                    if theirs.steps_per_second else None})
+                        if theirs.first_error:
+                            click.echo(f"anchor {kind}/{count} first error: {theirs.first_error}", err=True)
+                    if result.first_error:
+                        click.echo(f"{kind}/{count} first error: {result.first_error}", err=True)
+                    rows.append(row)
+    emit(rows, "table", title="codereview bench server")

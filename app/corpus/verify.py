@@ -4,8 +4,9 @@
 * logic: the clean module passes its own tests and the changed module fails at least one
   (run in a subprocess with a time limit, never in the server);
 * security: a Bandit rule of the operator's kind fires on the changed line and not on the clean
-  one, or, for what Bandit cannot see (XSS, path traversal, open redirect), the module's shipped
-  exploit succeeds against the changed module and fails against the clean one.
+  one, or, for what Bandit cannot see (XSS, path traversal, open redirect, XML external
+  entities), the module's shipped exploit succeeds against the changed module and fails against
+  the clean one.
 
 ``build_catalogue`` checks every candidate site of every base module (the result is
 ``tasks/corpus/verified.json``, which the generator reads); ``verify_episode`` re-checks the
@@ -44,7 +45,9 @@ BANDIT_RULES: dict[str, frozenset[str]] = {
     "assert_authorisation": frozenset({"B101"}),
     "debug_enabled": frozenset({"B201"}),
 }
-EXPLOITED = frozenset({"reflected_xss", "path_traversal", "open_redirect"})
+# What Bandit cannot confirm: its XML rules (B313-B320, B405-B411) flag every use of the standard
+# parsers with CWE-20, safe or not, so an external-entity bug is proved by its exploit instead.
+EXPLOITED = frozenset({"reflected_xss", "path_traversal", "open_redirect", "xml_external_entities"})
 
 
 @dataclass

@@ -36,6 +36,7 @@ class EpisodeQuery:
     order: str = "desc"
     page: int = 1
     limit: int = 50
+    owner: Optional[str] = None  # API key's owner label: only its episodes (None: keys off)
 
 
 def list_episodes(db: so.Session, query: EpisodeQuery) -> dict[str, Any]:
@@ -45,6 +46,8 @@ def list_episodes(db: so.Session, query: EpisodeQuery) -> dict[str, Any]:
         conditions.append(Episode.status == query.status)
     if query.success is not None:
         conditions.append(Episode.success.is_(query.success))
+    if query.owner is not None:
+        conditions.append(Episode.owner == query.owner)
     column = SORT_COLUMNS[query.sort]
     ordering = column.desc() if query.order == "desc" else column.asc()
     tie_break = Episode.id.desc() if query.order == "desc" else Episode.id.asc()

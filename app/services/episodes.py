@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 import sqlalchemy.orm as so
 
+from app.auth import ensure_visible, is_visible
 from app.env import CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, PlantedIssue, TaskRegistry
 from app.env.models import CodeReviewerReward
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -50,15 +51,21 @@ class StepOutcome:
         return body
 
 
-def ensure_session(db: so.Session, session_id: Optional[str], transport: str = "http") -> Session:
-    """Return the session called ``session_id``, creating it (with a UUID when ``None``)."""
+def ensure_session(db: so.Session, session_id: Optional[str], transport: str = "http",
+                   owner: Optional[str] = None) -> Session:
+    """Return the session called ``session_id``, creating it (with a UUID when ``None``).
+
+    ``owner`` is the API key's owner label (None when keys are off): another owner's session
+    is reported unknown (NotFound).
+    """
     if session_id is not None:
         existing = db.get(Session, session_id)
         if existing is not None:
+            ensure_visible(existing.owner, owner, f"unknown session {session_id!r}")
             if existing.closed_at is not None:
                 raise Conflict(f"session {session_id!r} is closed")
             return existing
-    record = Session(id=session_id or str(uuid.uuid4()), transport=transport)
+    record = Session(id=session_id or str(uuid.uuid4()), transport=transport, owner=owner)
     db.add(record)
     return record
 
@@ -75,8 +82,9 @@ def start_episode(
     agent: Optional[str] = None,
     model: Optional[str] = None,
     transport: str = "http",
+    owner: Optional[str] = None,
 ) -> StepOutcome:
-    """Start a new episode in a session (created if needed).
+    """Start a new episode in a session (created if needed) on behalf of ``owner``.
 
     The session's previous episode, if still running, is marked abandoned: steps always go to
     the newest episode.
@@ -98,7 +106,7 @@ def start_episode(
     except ValueError as exc:  # unknown split, or no base module of that split for this task
         raise ValidationFailed(str(exc), fields={"split": [str(exc)]}) from None
 
-    session = ensure_session(db, session_id, transport)
+    session = ensure_session(db, session_id, transport, owner)
     if session.current_episode_id is not None:
         db.execute(
             sa.update(Episode)
@@ -112,6 +120,7 @@ def start_episode(
         task=task_name,
         seed=seed,
         split=split,
+        owner=owner,
         code=spec.snippet.code,
         file_name=spec.snippet.file_name,
         status=EpisodeStatus.RUNNING,
@@ -164,18 +173,18 @@ def issue_outcomes(episode_id: str, planted: list[PlantedIssue], found: dict[str
     ]
 
 
-def current_episode(db: so.Session, session_id: str) -> Episode:
+def current_episode(db: so.Session, session_id: str, owner: Optional[str] = None) -> Episode:
     """The session's current episode.
 
     Raises:
-        NotFound: unknown session, or a session with no episode yet.
+        NotFound: unknown session (or another owner's), or a session with no episode yet.
     """
     row = db.execute(
-        sa.select(Session.id, Episode)
+        sa.select(Session.id, Session.owner, Episode)
         .outerjoin(Episode, Session.current_episode_id == Episode.id)
         .where(Session.id == session_id)
     ).first()
-    if row is None:
+    if row is None or not is_visible(row.owner, owner):
         raise NotFound(f"unknown session {session_id!r}; call /reset first")
     if row.Episode is None:
         raise NotFound(f"session {session_id!r} has no episode; call /reset first")
@@ -260,9 +269,10 @@ def apply_step(db: so.Session, registry: TaskRegistry, episode: Episode, action:
     )
 
 
-def session_state(db: so.Session, registry: TaskRegistry, session_id: str) -> dict[str, Any]:
+def session_state(db: so.Session, registry: TaskRegistry, session_id: str,
+                  owner: Optional[str] = None) -> dict[str, Any]:
     """OpenEnv-style state of the session's current episode, with its observation."""
-    episode = current_episode(db, session_id)
+    episode = current_episode(db, session_id, owner)
     env = CodeReviewerEnv.restore(episode.state, registry)
     return {
         "episode_id": episode.id,
@@ -278,22 +288,24 @@ def session_state(db: so.Session, registry: TaskRegistry, session_id: str) -> di
     }
 
 
-def session_result(db: so.Session, registry: TaskRegistry, session_id: str) -> dict[str, Any]:
+def session_result(db: so.Session, registry: TaskRegistry, session_id: str,
+                   owner: Optional[str] = None) -> dict[str, Any]:
     """The review result of the session's current episode (final once finished)."""
-    episode = current_episode(db, session_id)
+    episode = current_episode(db, session_id, owner)
     if episode.result is not None:
         return episode.result
     return CodeReviewerEnv.restore(episode.state, registry).get_review_result().to_dict()
 
 
-def episode_history(db: so.Session, registry: TaskRegistry, episode_id: str) -> dict[str, Any]:
+def episode_history(db: so.Session, registry: TaskRegistry, episode_id: str,
+                    owner: Optional[str] = None) -> dict[str, Any]:
     """The full record of an episode; planted issues and decoys only once it is finished.
 
     Raises:
-        NotFound: unknown episode.
+        NotFound: unknown episode, or another owner's.
     """
     episode = db.get(Episode, episode_id)
-    if episode is None:
+    if episode is None or not is_visible(episode.owner, owner):
         raise NotFound(f"unknown episode {episode_id!r}")
     steps = db.scalars(episode.steps.select().order_by(Step.index)).all()
     record: dict[str, Any] = {
@@ -321,15 +333,17 @@ def episode_history(db: so.Session, registry: TaskRegistry, episode_id: str) -> 
     return record
 
 
-def session_exists(db: so.Session, session_id: str) -> bool:
-    """Whether a session with this id was ever created."""
-    return db.get(Session, session_id) is not None
-
-
-def close_session(db: so.Session, session_id: str) -> None:
-    """Mark a session closed; its running episode becomes abandoned. Unknown ids are ignored."""
+def session_exists(db: so.Session, session_id: str, owner: Optional[str] = None) -> bool:
+    """Whether a session with this id was ever created (by ``owner`` when keys are on)."""
     session = db.get(Session, session_id)
-    if session is None or session.closed_at is not None:
+    return session is not None and is_visible(session.owner, owner)
+
+
+def close_session(db: so.Session, session_id: str, owner: Optional[str] = None) -> None:
+    """Mark a session closed; its running episode becomes abandoned. Unknown ids (and other
+    owners' sessions) are ignored."""
+    session = db.get(Session, session_id)
+    if session is None or session.closed_at is not None or not is_visible(session.owner, owner):
         return
     session.closed_at = utcnow()
     if session.current_episode_id is not None:

@@ -28,6 +28,7 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 SERVER_CONFLICT = -32000
 
+SESSION_ARGS = SessionArgsSchema()
 RESERVED_TOOL_NAMES = frozenset({"reset", "step", "state", "close"})
 REQUEST_KEYS = frozenset({"jsonrpc", "method", "params", "id"})
 
@@ -47,10 +48,11 @@ def rpc_error(request_id: Any, code: int, message: str, data: Any = None) -> dic
 
 
 class McpTools:
-    """The tool table, bound to a database session and the task registry."""
+    """The tool table, bound to a database session, the task registry and the caller's owner
+    label (None when API keys are off)."""
 
-    def __init__(self, db: so.Session, registry: TaskRegistry) -> None:
-        self.db, self.registry = db, registry
+    def __init__(self, db: so.Session, registry: TaskRegistry, owner: Optional[str] = None) -> None:
+        self.db, self.registry, self.owner = db, registry, owner
         self.tools: dict[str, tuple[str, Schema, Callable[[dict[str, Any]], Any]]] = {
             "start_review": ("Start a code-review episode (task, seed, split, labels); returns the "
                              "first observation and the session_id to use afterwards.",
@@ -92,10 +94,10 @@ class McpTools:
                 "structuredContent": result, "isError": False}
 
     def _start(self, args: dict[str, Any]) -> dict[str, Any]:
-        return episodes.start_episode(self.db, self.registry, transport="mcp", **args).to_wire()
+        return episodes.start_episode(self.db, self.registry, transport="mcp", owner=self.owner, **args).to_wire()
 
     def _act(self, session_id: str, action: dict[str, Any]) -> dict[str, Any]:
-        episode = episodes.current_episode(self.db, session_id)
+        episode = episodes.current_episode(self.db, session_id, self.owner)
         return episodes.apply_step(self.db, self.registry, episode, action).to_wire()
 
     def _identify(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -109,14 +111,15 @@ class McpTools:
         return self._act(args["session_id"], {"action_type": "submit_review"})
 
     def _state(self, args: dict[str, Any]) -> dict[str, Any]:
-        return episodes.session_state(self.db, self.registry, args["session_id"])
+        return episodes.session_state(self.db, self.registry, args["session_id"], self.owner)
 
     def _result(self, args: dict[str, Any]) -> dict[str, Any]:
-        return episodes.session_result(self.db, self.registry, args["session_id"])
+        return episodes.session_result(self.db, self.registry, args["session_id"], self.owner)
 
 
-def handle_jsonrpc(db: so.Session, registry: TaskRegistry, payload: Any) -> tuple[dict[str, Any], bool]:
-    """Answer one JSON-RPC request.
+def handle_jsonrpc(db: so.Session, registry: TaskRegistry, payload: Any,
+                   owner: Optional[str] = None) -> tuple[dict[str, Any], bool]:
+    """Answer one JSON-RPC request on behalf of ``owner`` (an API key's label; None: keys off).
 
     Returns:
         ``(response, ok)``; the caller commits when ``ok`` and rolls back otherwise.
@@ -141,23 +144,25 @@ def handle_jsonrpc(db: so.Session, registry: TaskRegistry, payload: Any) -> tupl
         return rpc_error(request_id, INVALID_REQUEST, "Invalid request: " + "; ".join(problems)), False
 
     method, params = payload["method"], payload.get("params", {})
-    tools = McpTools(db, registry)
+    tools = McpTools(db, registry, owner)
     try:
         if method == "tools/list":
             result = tools.list()
         elif method == "tools/call":
             result = tools.call(params.get("name"), params.get("arguments", {}), params.get("session_id"))
         elif method == "openenv/session/create":
-            session = episodes.ensure_session(db, None, transport="mcp")
+            session = episodes.ensure_session(db, None, transport="mcp", owner=owner)
             db.flush()
             result = {"session_id": session.id}
         elif method == "openenv/session/close":
-            session_id = params.get("session_id")
-            if not isinstance(session_id, str):
-                raise JsonRpcError(INVALID_PARAMS, "Invalid params - 'session_id' is required")
-            if not episodes.session_exists(db, session_id):
-                raise JsonRpcError(INVALID_PARAMS, f"Unknown session_id: {session_id}")
-            episodes.close_session(db, session_id)
+            try:
+                session_id = SESSION_ARGS.load({"session_id": params.get("session_id")})["session_id"]
+            except ValidationError as exc:
+                raise JsonRpcError(INVALID_PARAMS, "Invalid params - 'session_id' is required",
+                                   {"fields": exc.messages}) from None
+            if not episodes.session_exists(db, session_id, owner):
+                raise JsonRpcError(INVALID_PARAMS, f"Unknown session_id: {session_id!r}")
+            episodes.close_session(db, session_id, owner)
             result = {"session_id": session_id, "closed": True}
         else:
             raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method}")

@@ -21,6 +21,7 @@ from app.env import (
     InvalidAction,
     TaskRegistry,
 )
+from app.auth import is_visible
 from app.errors import NotFound
 from app.models import Episode, EpisodeStatus, Step
 
@@ -66,7 +67,8 @@ def replay_steps(
     return env, first, compared
 
 
-def replay_episode(db: so.Session, registry: TaskRegistry, episode_id: str) -> dict[str, Any]:
+def replay_episode(db: so.Session, registry: TaskRegistry, episode_id: str,
+                   owner: Optional[str] = None) -> dict[str, Any]:
     """Replay one stored episode.
 
     Returns:
@@ -75,10 +77,10 @@ def replay_episode(db: so.Session, registry: TaskRegistry, episode_id: str) -> d
         breakdown side by side, and both results.
 
     Raises:
-        NotFound: unknown episode.
+        NotFound: unknown episode, or another owner's (``owner`` None: keys are off).
     """
     episode = db.get(Episode, episode_id)
-    if episode is None:
+    if episode is None or not is_visible(episode.owner, owner):
         raise NotFound(f"unknown episode {episode_id!r}")
     steps = list(db.scalars(episode.steps.select().order_by(Step.index)))
     env, _, compared = replay_steps(registry, episode, steps)

@@ -1,14 +1,15 @@
 """Seeded episode generation from base modules and verified bug sites.
 
 ``(task, seed, split)`` determines everything: which base module, which verified sites, how local
-variables are renamed and how top-level functions are ordered. The same triple gives
+variables are renamed, how string and integer literals are spelled (``literals``, values never
+change) and how top-level functions are ordered. The same triple gives
 byte-identical code and answer key in any process (only ``random.Random`` seeded with a string,
 which is hashed with SHA-512, and sorted iteration are used).
 
 Only sites listed as verified in the catalogue (``tasks/corpus/verified.json``, written by
 ``codereview verify-tasks --catalogue``) are planted, and only while the module's code still has
-the digest that was verified. Renaming locals and reordering functions cannot undo a verified
-bug; ``codereview verify-tasks --seeds`` re-checks generated episodes on their final code.
+the digest that was verified. Renaming locals, respelling literals and reordering functions
+cannot undo a verified bug; ``codereview verify-tasks --seeds`` re-checks generated episodes on their final code.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from app.env.corpus.literals import LiteralStyle, vary_line
 from app.env.corpus.modules import BaseModule, Site
 from app.env.corpus.operators import OPERATORS_BY_NAME, Operator
 from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue
@@ -296,13 +298,18 @@ class Generator:
         if chosen is None:
             return None
         prepared = self.prepared(module)
-        clean = _renamed_lines(module, prepared, rng)
-        lines = list(clean)
+        renamed = _renamed_lines(module, prepared, rng)
+        lines = list(renamed)
         for site in chosen:
-            rewritten = OPERATORS_BY_NAME[site.operator].variant(site.variant).rewrite(clean[site.line - 1])
+            variant = OPERATORS_BY_NAME[site.operator].variant(site.variant)
+            rewritten = variant.apply(renamed[site.line - 1], module.rewrite_context)
             if rewritten is None:
                 return None
             lines[site.line - 1] = rewritten
+        # Literal spelling comes from its own stream, so it leaves the choice of sites unchanged.
+        style = LiteralStyle.draw(random.Random(f"{task_name}|{split}|{seed}|literals"))
+        clean = _respelled(renamed, module.string_lines, style)
+        lines = _respelled(lines, module.string_lines, style)
         order, mapping = _reorder(prepared, len(lines), rng)
         last_line = max(mapping[site.line] for site in chosen)
         if any(site.operator == "unterminated_triple_quote" and mapping[site.line] != last_line for site in chosen):
@@ -376,6 +383,11 @@ def _renamed_lines(module: BaseModule, prepared: _Prepared, rng: random.Random) 
                 text = text[:col] + new + text[col + len(old):]
         lines[row - 1] = text
     return lines
+
+
+def _respelled(lines: list[str], skipped: frozenset[int], style: LiteralStyle) -> list[str]:
+    """Every line outside multi-line strings with its literals spelled in ``style``."""
+    return [line if number in skipped else vary_line(line, style) for number, line in enumerate(lines, start=1)]
 
 
 def _reorder(prepared: _Prepared, line_count: int, rng: random.Random) -> tuple[list[int], dict[int, int]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from app.env.corpus.operators import OPERATORS, Operator
+from app.env.corpus.operators import OPERATORS, Operator, RewriteContext
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,22 @@ class BaseModule:
                 excluded.add(token.start[0])
         return frozenset(excluded)
 
+    @cached_property
+    def rewrite_context(self) -> RewriteContext:
+        """What contextual operators may know about the module: its string dict keys."""
+        keys: set[str] = set()
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                if isinstance(node.slice.value, str):
+                    keys.add(node.slice.value)
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr in ("get", "pop", "setdefault") and node.args
+                  and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                keys.add(node.args[0].value)
+            elif isinstance(node, ast.Dict):
+                keys.update(k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str))
+        return RewriteContext(dict_keys=tuple(sorted(k for k in keys if k.isidentifier())))
+
     def line_of(self, text: str) -> int:
         """1-based line whose stripped text is ``text``.
 
@@ -117,7 +133,7 @@ class BaseModule:
                 for variant in operator.variants:
                     if operator.name == "unsafe_deserialisation" and variant.name == "pickle" and "pickle" not in self.imports:
                         continue
-                    rewritten = variant.rewrite(line)
+                    rewritten = variant.apply(line, self.rewrite_context)
                     if rewritten is not None and rewritten != line:
                         sites.append(Site(operator.name, variant.name, number))
         return sites
@@ -126,7 +142,8 @@ class BaseModule:
         """The line of ``site`` with its bug planted."""
         from app.env.corpus.operators import OPERATORS_BY_NAME
 
-        rewritten = OPERATORS_BY_NAME[site.operator].variant(site.variant).rewrite(self.lines[site.line - 1])
+        variant = OPERATORS_BY_NAME[site.operator].variant(site.variant)
+        rewritten = variant.apply(self.lines[site.line - 1], self.rewrite_context)
         if rewritten is None:
             raise ValueError(f"{site.key} does not apply to {self.name}")
         return rewritten

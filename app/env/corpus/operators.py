@@ -15,20 +15,31 @@ Families and what they do:
   ``missing_def_keyword``, ``unterminated_triple_quote``;
 * logic: ``flip_comparison``, ``weaken_comparison``, ``range_off_by_one``, ``slice_off_by_one``,
   ``and_or_swap``, ``wrong_initial_accumulator``, ``missing_return``, ``division_swap``,
-  ``inverted_condition``, ``mutable_default``, ``early_exit_in_loop``;
+  ``inverted_condition``, ``mutable_default``, ``early_exit_in_loop``, ``wrong_variable``,
+  ``wrong_dict_key``;
 * security: ``sql_injection``, ``command_injection``, ``eval_injection``,
   ``unsafe_deserialisation``, ``weak_password_hash``, ``insecure_token``, ``hardcoded_secret``,
   ``tls_verification_disabled``, ``insecure_temp_file``, ``assert_authorisation``,
-  ``reflected_xss``, ``path_traversal``, ``open_redirect``, ``debug_enabled``.
+  ``reflected_xss``, ``path_traversal``, ``open_redirect``, ``debug_enabled``,
+  ``xml_external_entities``.
 
 Variants: an operator may rewrite a site in several ways (an f-string or a ``%`` query); each
 variant names the splits it may appear in, so the test split holds variants never seen in
 training.
+
+Most rewrites look at their line only. A *contextual* variant also receives a ``RewriteContext``
+(facts about the whole clean module that renaming cannot change, such as its string dict keys),
+so that ``wrong_dict_key`` swaps a key for another key the module really uses.
 """
 
 from __future__ import annotations
 
+import builtins
+import difflib
+import io
+import keyword
 import re
+import tokenize
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -39,12 +50,35 @@ HELD_OUT = ("validation", "test")
 
 
 @dataclass(frozen=True)
+class RewriteContext:
+    """Module-wide facts a contextual rewrite may use; none of them change when locals are renamed.
+
+    Attributes:
+        dict_keys: The string keys the module reads or writes (``d["key"]``, ``d.get("key")``,
+            ``{"key": ...}``), sorted.
+    """
+
+    dict_keys: tuple[str, ...] = ()
+
+
+NO_CONTEXT = RewriteContext()
+
+
+@dataclass(frozen=True)
 class Variant:
-    """One way of rewriting a site. ``rewrite`` returns the new line or ``None`` if not applicable."""
+    """One way of rewriting a site. ``rewrite`` returns the new line or ``None`` if not applicable.
+
+    A ``contextual`` variant's ``rewrite`` takes ``(line, context)``; call ``apply`` to use either kind.
+    """
 
     name: str
-    rewrite: Callable[[str], Optional[str]]
+    rewrite: Callable[..., Optional[str]]
     splits: tuple[str, ...] = TRAIN_SPLITS
+    contextual: bool = False
+
+    def apply(self, line: str, context: RewriteContext = NO_CONTEXT) -> Optional[str]:
+        """The rewritten ``line`` (``None`` when the variant does not apply to it)."""
+        return self.rewrite(line, context) if self.contextual else self.rewrite(line)
 
 
 @dataclass(frozen=True)
@@ -275,6 +309,117 @@ def _early_return(line: str) -> Optional[str]:
     return f"{match.group(1)}break" if match else None
 
 
+_RESERVED = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
+_ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "//=", "%=", "**="})
+
+
+def _line_tokens(code: str) -> Optional[list[tokenize.TokenInfo]]:
+    """Tokens of one complete logical line (``None`` for a continuation line or a broken one)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code.strip() + "\n").readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    return [t for t in tokens if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER,
+                                                tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT)]
+
+
+def _value_names(tokens: list[tokenize.TokenInfo]) -> Optional[list[int]]:
+    """Indexes of the tokens that read a plain local value on a condition, return or assignment line.
+
+    A plain value is a lower-case name that is not called, not indexed, not an attribute owner or
+    attribute, not a keyword argument, not a builtin; ALL_CAPS constants and classes are left out.
+    Only the right-hand side of an assignment counts; comprehensions and lambdas are skipped.
+    """
+    if not tokens or any(t.string in ("lambda", "for", "def", "class", "yield", "global") for t in tokens):
+        return None
+    first = tokens[0].string
+    if first in ("if", "elif", "while"):
+        if tokens[-1].string != ":":
+            return None
+        start, stop = 1, len(tokens) - 1
+    elif first == "return":
+        start, stop = 1, len(tokens)
+    else:
+        depth, start = 0, -1
+        for index, token in enumerate(tokens):
+            if token.string in "([{" and token.type == tokenize.OP:
+                depth += 1
+            elif token.string in ")]}" and token.type == tokenize.OP:
+                depth -= 1
+            elif depth == 0 and token.type == tokenize.OP and token.string in _ASSIGN_OPS:
+                start = index + 1
+                break
+        if start < 0 or tokens[-1].string == ":":
+            return None
+        stop = len(tokens)
+    names = []
+    for index in range(start, stop):
+        token = tokens[index]
+        if token.type != tokenize.NAME or token.string in _RESERVED or not token.string[0].islower():
+            continue
+        before = tokens[index - 1].string if index > 0 else ""
+        after = tokens[index + 1].string if index + 1 < len(tokens) else ""
+        if before == "." or after in ("(", "[", ".", "="):
+            continue
+        names.append(index)
+    return names
+
+
+def _wrong_variable(which: str) -> Callable[[str], Optional[str]]:
+    """Replace one read of a local with another local read on the same line.
+
+    ``last``: the last value read takes the name of the closest different one before it;
+    ``first``: the first value read takes the name of the closest different one after it. The
+    choice depends on token positions only, so it commutes with consistent renaming.
+    """
+
+    def rewrite(line: str) -> Optional[str]:
+        code = _code_part(line)
+        tokens = _line_tokens(code)
+        if tokens is None:
+            return None
+        names = _value_names(tokens)
+        if not names or len({tokens[i].string for i in names}) < 2:
+            return None
+        order = names[::-1] if which == "last" else names
+        target = order[0]
+        source = next(i for i in order[1:] if tokens[i].string != tokens[target].string)
+        new_name = tokens[source].string
+        # `x - x`, `x in x`: an operation of a value with itself reads as a typo, not a slip.
+        for neighbour in (target - 2, target + 2):
+            middle = tokens[(target + neighbour) // 2] if 0 <= neighbour < len(tokens) else None
+            if middle is not None and tokens[neighbour].string == new_name and (
+                    middle.type == tokenize.OP or middle.string in ("in", "is", "and", "or")):
+                return None
+        indent = _indent(code)
+        offset = len(indent)
+        column = tokens[target].start[1] + offset
+        return code[:column] + new_name + code[column + len(tokens[target].string):]
+
+    return rewrite
+
+
+_KEY_ACCESS = re.compile(r"""(\w\[|\.get\(|\.pop\()(["'])([A-Za-z_][\w\-]*)\2""")
+
+
+def _wrong_dict_key(line: str, context: RewriteContext) -> Optional[str]:
+    """Read (or write) another key of the module instead of the intended one: the most similar."""
+    code = _code_part(line)
+    if "environ" in code or re.search(r"""\b[fF][rR]?["']""", code):
+        return None
+    matches = list(_KEY_ACCESS.finditer(code))
+    if len(matches) != 1:
+        return None
+    match = matches[0]
+    key = match.group(3)
+    others = [other for other in context.dict_keys if other != key]
+    if not others:
+        return None
+    # The closest other key (a slip between related fields); ties go to the alphabetical first.
+    best = max(sorted(others), key=lambda other: difflib.SequenceMatcher(None, key, other).ratio())
+    return code[: match.start(3)] + best + code[match.end(3):]
+
+
 # ---------------------------------------------------------------------- security
 
 _EXECUTE = re.compile(r'^(\s*.*?\.execute\()"([^"]*?)\?([^"]*?)", \((\w+(?:\.\w+)*),\)\)$')
@@ -410,6 +555,24 @@ def _assert_authz(line: str) -> Optional[str]:
     return f"{match.group(1)}assert {match.group(2)}, {message}"
 
 
+_EXTERNAL_GES = re.compile(r"^(\s*)(\w+)\.setFeature\((?:xml\.sax\.handler\.|handler\.)?feature_external_ges, False\)$")
+
+
+def _external_entities(spelling: str) -> Callable[[str], Optional[str]]:
+    """Turn on external general entities of a SAX parser: the document can then read local files."""
+
+    def rewrite(line: str) -> Optional[str]:
+        match = _EXTERNAL_GES.match(_code_part(line))
+        if match is None:
+            return None
+        indent, parser = match.groups()
+        if spelling == "constant":
+            return _code_part(line)[: -len("False)")] + "True)"
+        return f'{indent}{parser}.setFeature("http://xml.org/sax/features/external-general-entities", True)'
+
+    return rewrite
+
+
 SYNTAX = IssueType.SYNTAX_ERROR
 LOGIC = IssueType.LOGIC_BUG
 SECURITY = IssueType.SECURITY_VULNERABILITY
@@ -462,6 +625,10 @@ OPERATORS: tuple[Operator, ...] = (
         Variant("list", _mutable_default)),
     _op("early_exit_in_loop", LOGIC, Severity.HIGH, "`break` where the loop should `continue`: later items are skipped.",
         Variant("break", _early_return)),
+    _op("wrong_variable", LOGIC, Severity.HIGH, "Wrong variable: another local is used where this value is meant.",
+        Variant("last", _wrong_variable("last")), Variant("first", _wrong_variable("first"), splits=HELD_OUT)),
+    _op("wrong_dict_key", LOGIC, Severity.HIGH, "Wrong dictionary key: another field of the record is read or written.",
+        Variant("similar", _wrong_dict_key, contextual=True)),
     # security
     _op("sql_injection", SECURITY, Severity.CRITICAL, "SQL query built from input instead of a bound parameter.",
         Variant("fstring", _sql("fstring")), Variant("percent", _sql("percent")), Variant("concat", _sql("concat")),
@@ -497,6 +664,10 @@ OPERATORS: tuple[Operator, ...] = (
         Variant("unchecked", _open_redirect), cwe="CWE-601"),
     _op("debug_enabled", SECURITY, Severity.HIGH, "Web server started in debug mode (remote code execution).",
         Variant("debug_true", _replace(r"\bdebug=False\b", "debug=True", guard=r"\.run\(")), cwe="CWE-94"),
+    _op("xml_external_entities", SECURITY, Severity.HIGH,
+        "XML parser resolves external entities (XXE): a document can read local files or reach internal URLs.",
+        Variant("feature_true", _external_entities("constant")),
+        Variant("feature_uri", _external_entities("uri"), splits=HELD_OUT), cwe="CWE-611"),
 )
 
 OPERATORS_BY_NAME: dict[str, Operator] = {operator.name: operator for operator in OPERATORS}

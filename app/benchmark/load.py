@@ -1,0 +1,187 @@
+"""Closed-loop load for ``codereview bench server``.
+
+Each client resets an episode, steps it until ``done`` with a fixed script of actions, and starts
+again, for a bounded time. Clients are asyncio tasks in one process (cheap next to the server on
+a small machine); HTTP runs over one keep-alive connection per client, WebSocket over one socket
+per client. The same script drives this service and the OpenEnv anchor; only the way an episode
+is addressed differs (``session_id`` here, ``episode_id`` on OpenEnv's stateless HTTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import connect
+
+TASK = "syntax_check"
+REPORTS_PER_EPISODE = 9
+# A reply slower than this counts as an error (and ends that client), so a run always stops.
+REPLY_TIMEOUT = 30.0
+
+
+def episode_script() -> list[dict[str, Any]]:
+    """The actions of one episode: reports on consecutive lines, then a submit."""
+    reports = [{
+        "action_type": "identify_issue", "confidence": 0.5,
+        "issue": {"line_number": line, "issue_type": "syntax_error", "severity": "high",
+                  "description": "bench report", "suggested_fix": "fix it"},
+    } for line in range(1, REPORTS_PER_EPISODE + 1)]
+    return reports + [{"action_type": "submit_review"}]
+
+
+@dataclass
+class LoadResult:
+    """What one configuration measured."""
+
+    steps: int = 0
+    episodes: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    first_error: Optional[str] = None
+
+    @property
+    def steps_per_second(self) -> float:
+        """Step replies per second of wall time."""
+        return self.steps / self.seconds if self.seconds else 0.0
+
+    def percentile_ms(self, fraction: float) -> float:
+        """Step latency at ``fraction`` (nearest rank), in milliseconds."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))] * 1000
+
+    def error(self, message: str) -> None:
+        """Count an error, keeping the first message."""
+        self.errors += 1
+        self.first_error = self.first_error or message
+
+
+class HttpConnection:
+    """A minimal HTTP/1.1 keep-alive client for JSON POSTs (the load must cost the machine little)."""
+
+    def __init__(self, base_url: str) -> None:
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.reader: Optional[asyncio.StreamReader] = None
+        self.writer: Optional[asyncio.StreamWriter] = None
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST ``body`` as JSON; returns the status and the decoded reply."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        payload = json.dumps(body).encode()
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+        assert self.reader is not None
+        head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), REPLY_TIMEOUT)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {name.strip().lower(): value.strip()
+                   for name, _, value in (line.partition(":") for line in lines[1:] if line)}
+        data = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return status, json.loads(data) if data else {}
+
+    async def close(self) -> None:
+        """Close the connection (a later post reconnects)."""
+        if self.writer is not None:
+            self.writer.close()
+            try:
+                await self.writer.wait_closed()
+            except OSError:
+                pass
+        self.reader = self.writer = None
+
+
+async def _http_client(base_url: str, anchor: bool, result: LoadResult, deadline: float, seed: int) -> None:
+    connection = HttpConnection(base_url)
+    script = episode_script()
+    try:
+        while time.monotonic() < deadline:
+            seed += 1
+            episode_id = str(uuid.uuid4())
+            reset = {"seed": seed, "episode_id": episode_id} if anchor else {"task": TASK, "seed": seed}
+            status, reply = await connection.post("/reset", reset)
+            if status != 200:
+                result.error(f"reset {status}: {reply}")
+                continue
+            address = {"episode_id": episode_id} if anchor else {"session_id": reply["session_id"]}
+            for action in script:
+                started = time.perf_counter()
+                status, reply = await connection.post("/step", {"action": action, **address})
+                if status != 200:
+                    result.error(f"step {status}: {reply}")
+                    break
+                result.latencies.append(time.perf_counter() - started)
+                result.steps += 1
+                if reply.get("done"):
+                    result.episodes += 1
+                    break
+    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as exc:
+        result.error(f"http client: {exc!r}")
+    finally:
+        await connection.close()
+
+
+async def _ws_client(ws_url: str, result: LoadResult, deadline: float, seed: int) -> None:
+    script = episode_script()
+    try:
+        async with connect(ws_url, max_size=2**22, compression=None) as socket:
+            while time.monotonic() < deadline:
+                seed += 1
+                await socket.send(json.dumps({"type": "reset", "data": {"task": TASK, "seed": seed}}))
+                reply = json.loads(await asyncio.wait_for(socket.recv(), REPLY_TIMEOUT))
+                if reply.get("type") != "observation":
+                    result.error(f"reset: {reply}")
+                    continue
+                for action in script:
+                    started = time.perf_counter()
+                    await socket.send(json.dumps({"type": "step", "data": action}))
+                    reply = json.loads(await asyncio.wait_for(socket.recv(), REPLY_TIMEOUT))
+                    if reply.get("type") != "observation":
+                        result.error(f"step: {reply}")
+                        break
+                    result.latencies.append(time.perf_counter() - started)
+                    result.steps += 1
+                    if reply["data"].get("done"):
+                        result.episodes += 1
+                        break
+            await socket.send(json.dumps({"type": "close"}))
+    except Exception as exc:  # noqa: BLE001 - a broken client is an error to report, not a crash
+        result.error(f"ws client: {exc!r}")
+
+
+async def _run(base_url: str, transport: str, clients: int, seconds: float, anchor: bool) -> LoadResult:
+    result = LoadResult()
+    started = time.monotonic()
+    deadline = started + seconds
+    ws_url = base_url.replace("http://", "ws://", 1) + "/ws"
+    tasks = [
+        _ws_client(ws_url, result, deadline, seed=index * 1_000_000) if transport == "ws"
+        else _http_client(base_url, anchor, result, deadline, seed=index * 1_000_000)
+        for index in range(clients)
+    ]
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=seconds + 60)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def run_load(base_url: str, transport: str, clients: int, seconds: float, anchor: bool = False) -> LoadResult:
+    """Drive ``clients`` closed-loop clients over ``transport`` (``ws`` or ``http``) for ``seconds``."""
+    return asyncio.run(_run(base_url, transport, clients, seconds, anchor))
+
+
+def median(values: list[float]) -> float:
+    """The median, or NaN for no values."""
+    return statistics.median(values) if values else float("nan")

@@ -1,0 +1,158 @@
+"""``codereview bench server``: this service under load, beside OpenEnv's server as an anchor.
+
+Every configuration starts from a fresh database and a fresh server process tree on a free
+loopback port; the load is bounded in time (see :mod:`app.benchmark.load`).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import requests
+import sqlalchemy as sa
+
+from app.benchmark.load import LoadResult, run_load
+from app.config import PROJECT_ROOT
+from app.devserver import LocalServer, create_postgres_database, free_port, migrate
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How this service is run for the benchmark."""
+
+    workers: int = 2
+    threads: int = 32
+    worker_class: str = "gthread"
+
+
+def process_tree_rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants, in MiB (Linux ``/proc``)."""
+    total_kib, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total_kib += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pending.extend(int(child) for child in children)
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total_kib / 1024
+
+
+@contextmanager
+def fresh_database(db: str, postgres_url: str) -> Iterator[str]:
+    """A migrated, empty database: a temporary SQLite file or a temporary Postgres database."""
+    if db == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="codereview-bench-") as directory:
+            url = f"sqlite:///{Path(directory) / 'bench.db'}"
+            migrate(url)
+            yield url
+        return
+    url, drop = create_postgres_database(postgres_url, prefix="codereview_bench")
+    try:
+        migrate(url)
+        yield url
+    finally:
+        drop()
+
+
+@contextmanager
+def our_server(database_url: str, options: ServerOptions) -> Iterator[tuple[str, int]]:
+    """This service under gunicorn; yields its base URL and master pid."""
+    server = LocalServer(database_url, workers=options.workers, threads=options.threads,
+                         extra_env={"GUNICORN_WORKER_CLASS": options.worker_class,
+                                    "WS_MAX_CONNECTIONS": str(max(options.threads, 256))})
+    try:
+        yield server.url, server.process.pid
+    finally:
+        server.stop()
+
+
+@contextmanager
+def anchor_server() -> Iterator[tuple[str, int]]:
+    """OpenEnv's FastAPI server (uvicorn, one process as OpenEnv deploys it) around the engine in memory."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "app.benchmark.anchor:create_anchor_app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=PROJECT_ROOT, env=dict(os.environ, ENABLE_WEB_INTERFACE="false"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the anchor server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            try:
+                if requests.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the anchor server did not become ready")
+            time.sleep(0.1)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def measure(url: str, pid: int, transport: str, clients: int, seconds: float, anchor: bool) -> tuple[LoadResult, float]:
+    """Warm up briefly, then run the load; returns the result and the server's RSS after it."""
+    run_load(url, transport, min(clients, 4), min(1.0, seconds), anchor=anchor)
+    result = run_load(url, transport, clients, seconds, anchor=anchor)
+    return result, process_tree_rss_mib(pid)
+
+
+def commit_floor_ms(database_url: str, commits: int = 500) -> float:
+    """Median milliseconds of one durable single-row commit on ``database_url`` (the fsync floor)."""
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            # A temporary table is not WAL-logged on Postgres: time a real table's commits.
+            connection.execute(sa.text("CREATE TABLE IF NOT EXISTS bench_commit_floor (n integer)"))
+            connection.commit()
+            timings = []
+            for n in range(commits):
+                started = time.perf_counter()
+                connection.execute(sa.text("INSERT INTO bench_commit_floor (n) VALUES (:n)"), {"n": n})
+                connection.commit()
+                timings.append(time.perf_counter() - started)
+            connection.execute(sa.text("DROP TABLE bench_commit_floor"))
+            connection.commit()
+        return statistics.median(timings) * 1000
+    finally:
+        engine.dispose()
+
+
+def machine_description() -> str:
+    """CPU model and count, for the printed table."""
+    model = "unknown CPU"
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} x {model}, Python {sys.version.split()[0]}"
+
+
+__all__ = ["ServerOptions", "anchor_server", "commit_floor_ms", "fresh_database", "machine_description",
+           "measure", "our_server", "process_tree_rss_mib"]

@@ -1,0 +1,199 @@
+"""The step path, in three parts so that writes can share commits.
+
+``read_live`` loads what a step needs (one query, no ORM), ``prepare_step`` runs the engine and
+computes every row to write (no I/O), and ``write_step`` writes them on a connection inside a
+transaction it does not commit: the caller runs it through ``Database.write`` (group commit).
+The write succeeds only if the episode is still at the step count it was read at (``UPDATE ...
+WHERE step_count = :seen``), so two overlapping steps never both apply: the loser gets
+:class:`~app.errors.Conflict` and nothing of it is written.
+
+A WebSocket keeps its :class:`LiveEpisode` between messages (a socket is one session), so its
+steps skip the read; if another writer moved the episode meanwhile, the write conflicts and the
+socket reads afresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+import sqlalchemy as sa
+
+from app.auth import is_visible
+from app.env import CodeReviewerAction, CodeReviewerEnv, TaskRegistry
+from app.errors import Conflict, NotFound
+from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step, utcnow
+from app.services.episodes import StepOutcome, issue_outcomes, summary_counters
+
+if TYPE_CHECKING:
+    from app.db import Database
+
+EPISODES = Episode.__table__
+STEPS = Step.__table__
+ISSUES = EpisodeIssue.__table__
+SESSIONS = Session.__table__
+
+_READ_CURRENT = (
+    sa.select(SESSIONS.c.owner.label("session_owner"), EPISODES.c.id, EPISODES.c.session_id,
+              EPISODES.c.status, EPISODES.c.step_count, EPISODES.c.state)
+    .select_from(SESSIONS.outerjoin(EPISODES, SESSIONS.c.current_episode_id == EPISODES.c.id))
+    .where(SESSIONS.c.id == sa.bindparam("session_id"))
+)
+
+
+_PROGRESS = ("step_count", "state", "cumulative_reward", "updated_at", "reports", "issues_found",
+             "false_positives", "duplicates", "decoys_flagged", "hints_used")
+_FINISH = ("status", "result", "completion_score", "success", "finished_at")
+
+
+def _guarded_update(columns: tuple[str, ...]) -> sa.Update:
+    """``UPDATE episodes SET <columns> WHERE id = :b_id AND step_count = :b_seen AND running``,
+    built once: building statements costs more than running them."""
+    return (
+        sa.update(EPISODES)
+        .where(EPISODES.c.id == sa.bindparam("b_id"), EPISODES.c.step_count == sa.bindparam("b_seen"),
+               EPISODES.c.status == EpisodeStatus.RUNNING)
+        .values({column: sa.bindparam(column, type_=EPISODES.c[column].type) for column in columns})
+    )
+
+
+_UPDATE_PROGRESS = _guarded_update(_PROGRESS)
+_UPDATE_FINISHED = _guarded_update(_PROGRESS + _FINISH)
+_INSERT_STEP = sa.insert(STEPS)
+_INSERT_ISSUES = sa.insert(ISSUES)
+
+
+@dataclass
+class LiveEpisode:
+    """What a step needs of an episode: its identity, lock value and engine."""
+
+    episode_id: str
+    session_id: str
+    status: str
+    step_count: int
+    env: CodeReviewerEnv
+
+
+@dataclass
+class PreparedStep:
+    """A step computed by the engine, waiting to be written."""
+
+    live: LiveEpisode
+    outcome: StepOutcome
+    values: dict[str, Any]
+    step_row: dict[str, Any]
+    issue_rows: list[dict[str, Any]]
+
+
+def read_live(connection: sa.Connection, registry: TaskRegistry, session_id: str,
+              owner: Optional[str] = None) -> LiveEpisode:
+    """The session's current episode, ready to step.
+
+    Raises:
+        NotFound: unknown session (or another owner's), or a session with no episode yet.
+    """
+    row = connection.execute(_READ_CURRENT, {"session_id": session_id}).first()
+    if row is None or not is_visible(row.session_owner, owner):
+        raise NotFound(f"unknown session {session_id!r}; call /reset first")
+    if row.id is None:
+        raise NotFound(f"session {session_id!r} has no episode; call /reset first")
+    return LiveEpisode(episode_id=row.id, session_id=row.session_id, status=row.status,
+                       step_count=row.step_count, env=CodeReviewerEnv.restore(row.state, registry))
+
+
+def prepare_step(live: LiveEpisode, action: dict[str, Any]) -> PreparedStep:
+    """Apply ``action`` (already schema-validated) to the engine and compute the rows to write.
+
+    The engine in ``live`` advances; if the write then fails, drop ``live``.
+
+    Raises:
+        Conflict: the episode is finished or abandoned.
+        ValidationFailed: the engine rejects the action.
+    """
+    if live.status != EpisodeStatus.RUNNING:
+        raise Conflict(f"episode {live.episode_id!r} is {live.status}; call /reset to start a new one")
+    env = live.env
+    parsed = CodeReviewerAction.from_dict(action)
+    observation, reward, done, info = env.step(parsed)
+    snapshot = env.snapshot()
+    now = utcnow()
+    values: dict[str, Any] = {
+        "step_count": live.step_count + 1, "state": snapshot, "cumulative_reward": reward.cumulative_reward,
+        "updated_at": now, **summary_counters(snapshot),
+    }
+    issue_rows: list[dict[str, Any]] = []
+    if done:
+        result = env.get_review_result()
+        values.update(status=EpisodeStatus.FINISHED, result=result.to_dict(),
+                      completion_score=result.completion_score, success=result.success, finished_at=now)
+        issue_rows = [
+            {column: getattr(issue, column) for column in
+             ("episode_id", "issue_id", "kind", "cwe", "issue_type", "severity", "found", "found_at_step")}
+            for issue in issue_outcomes(live.episode_id, env.ground_truth(), snapshot["found"])
+        ]
+    step_row = {
+        "episode_id": live.episode_id, "index": live.step_count + 1, "action_type": parsed.action_type.value,
+        "action": action, "outcome": info["last_outcome"], "confidence": parsed.confidence,
+        "reward": reward.step_reward, "breakdown": reward.breakdown,
+        "changes": {"feedback": observation.feedback, "hint_text": observation.hint_text,
+                    "issues_found": info["issues_found"], "hints_remaining": info["hints_remaining"]},
+        "done": done, "created_at": now,
+    }
+    outcome = StepOutcome(
+        session_id=live.session_id, episode_id=live.episode_id, observation=observation, reward=reward,
+        done=done, metadata={"reward_breakdown": reward.breakdown, "cumulative_reward": reward.cumulative_reward},
+    )
+    return PreparedStep(live=live, outcome=outcome, values=values, step_row=step_row, issue_rows=issue_rows)
+
+
+def write_step(connection: sa.Connection, prepared: PreparedStep) -> StepOutcome:
+    """Write a prepared step (no commit). Writes nothing and raises on a lost race.
+
+    Raises:
+        Conflict: another step was applied since the episode was read, or it ended.
+    """
+    live = prepared.live
+    statement = _UPDATE_FINISHED if "status" in prepared.values else _UPDATE_PROGRESS
+    updated = connection.execute(statement, {"b_id": live.episode_id, "b_seen": live.step_count, **prepared.values})
+    if updated.rowcount != 1:
+        raise Conflict(f"another step was applied to episode {live.episode_id!r} concurrently; retry")
+    connection.execute(_INSERT_STEP, prepared.step_row)
+    if prepared.issue_rows:
+        connection.execute(_INSERT_ISSUES, prepared.issue_rows)
+    return prepared.outcome
+
+
+def advance(live: LiveEpisode, prepared: PreparedStep) -> None:
+    """Bring ``live`` in line with a step that was written."""
+    live.step_count = prepared.values["step_count"]
+    live.status = prepared.values.get("status", live.status)
+
+
+def step_session(database: "Database", registry: TaskRegistry, session_id: str, action: dict[str, Any],
+                 owner: Optional[str] = None, live: Optional[LiveEpisode] = None) -> tuple[StepOutcome, LiveEpisode]:
+    """Apply one action to a session's current episode and return once it is committed.
+
+    ``live`` is the episode as the caller last left it (a WebSocket's); without it, or when it
+    turns out stale, the episode is read first. Returns the outcome and the episode as it now is,
+    for the next step.
+
+    Raises:
+        NotFound: unknown session, or no episode.
+        Conflict: the episode ended, or another step won the race after the read.
+        ValidationFailed: the engine rejects the action.
+    """
+    if live is not None:
+        try:
+            return _step_once(database, live, action)
+        except Conflict:
+            pass  # ``live`` was stale (another writer moved the episode): read it afresh
+    with database.read() as connection:
+        live = read_live(connection, registry, session_id, owner)
+    return _step_once(database, live, action)
+
+
+def _step_once(database: "Database", live: LiveEpisode, action: dict[str, Any]) -> tuple[StepOutcome, LiveEpisode]:
+    prepared = prepare_step(live, action)
+    outcome = database.write(lambda connection: write_step(connection, prepared))
+    advance(live, prepared)
+    return outcome, live

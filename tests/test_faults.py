@@ -1,0 +1,427 @@
+"""Faults against a served instance: a killed worker, a lost database, 64 racing clients.
+
+Each test runs gunicorn on a free loopback port, drives it with many client threads and then
+compares what the clients were told with what the database holds: every step that got a reply
+is recorded with the same reward and action, no step index is recorded twice, and each
+episode's ``step_count`` matches its steps. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import pytest
+import requests
+import sqlalchemy as sa
+import sqlalchemy.exc
+from websockets.sync.client import connect
+
+from app.errors import from_exception
+from app.models import Episode, Step
+
+from conftest import LiveServer, create_postgres_database, migrate, require_postgres
+
+DEADLINE = 60.0  # seconds any one phase of a test may take
+RETRYABLE = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+
+def identify(line: int) -> dict[str, Any]:
+    return {"action_type": "identify_issue", "issue": {"line_number": line, "issue_type": "syntax_error",
+                                                       "severity": "low", "description": "fault test"}}
+
+
+SUBMIT = {"action_type": "submit_review"}
+
+
+@dataclass(frozen=True)
+class Ack:
+    """A step the server acknowledged: what the client was told."""
+
+    episode_id: str
+    index: int
+    reward: float
+    line: Optional[int]
+    served_by: str = ""
+    sent_at: float = 0.0
+
+
+def ack_from_reply(body: dict[str, Any], action: dict[str, Any], served_by: str = "",
+                   sent_at: float = 0.0) -> Ack:
+    """An Ack from a ``/step`` body or a WebSocket observation frame's ``data``."""
+    episode_id = body.get("episode_id") or body["metadata"]["episode_id"]
+    line = action["issue"]["line_number"] if "issue" in action else None
+    return Ack(episode_id, body["observation"]["step_number"], body["reward"], line, served_by, sent_at)
+
+
+def assert_recorded(database_url: str, acks: list[Ack]) -> dict[str, int]:
+    """Every ack is in the steps table as told; indices are unique and 1..step_count.
+
+    Returns:
+        step_count per episode.
+    """
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            steps = connection.execute(sa.select(Step.episode_id, Step.index, Step.reward, Step.action)).all()
+            counts = dict(connection.execute(sa.select(Episode.id, Episode.step_count)).all())
+    finally:
+        engine.dispose()
+    twice = [key for key, seen in Counter((s.episode_id, s.index) for s in steps).items() if seen > 1]
+    assert not twice, f"step indices recorded twice: {twice[:5]}"
+    by_key = {(s.episode_id, s.index): s for s in steps}
+    for episode_id, step_count in counts.items():
+        indices = sorted(index for (key, index) in by_key if key == episode_id)
+        assert indices == list(range(1, step_count + 1)), (episode_id, step_count, indices)
+    assert len({(a.episode_id, a.index) for a in acks}) == len(acks), "one index acknowledged twice"
+    for ack in acks:
+        row = by_key.get((ack.episode_id, ack.index))
+        assert row is not None, f"acknowledged step lost: {ack}"
+        assert row.reward == pytest.approx(ack.reward), (ack, row.reward)
+        assert row.action.get("issue", {}).get("line_number") == ack.line, (ack, row.action)
+    return counts
+
+
+def run_threads(targets: list[Callable[[], None]], timeout: float = DEADLINE) -> list[BaseException]:
+    """Run each target in a thread; return what they raised. Fails if one outlives ``timeout``."""
+    errors: list[BaseException] = []
+
+    def guarded(target: Callable[[], None]) -> None:
+        try:
+            target()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(target,), daemon=True) for target in targets]
+    for thread in threads:
+        thread.start()
+    ends = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(timeout=max(0.0, ends - time.monotonic()))
+    stuck = sum(thread.is_alive() for thread in threads)
+    assert not stuck, f"{stuck} client threads still running after {timeout} s"
+    return errors
+
+
+def worker_pids(master: int) -> set[int]:
+    """Live (non-zombie) children of gunicorn's master, read from /proc."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if int(parent) == master and state != "Z":
+            children.add(int(entry.name))
+    return children
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    ends = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > ends:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------- kill -9 a worker
+
+
+class RetryingPlayer:
+    """One client with its own HTTP session: plays whole episodes, retrying lost connections.
+
+    A step whose reply was lost may or may not have been applied; the retry is a new step, so
+    only replies count as acknowledged.
+    """
+
+    def __init__(self, url: str, name: str, episodes: int, reports: int, acks: list[Ack],
+                 lock: threading.Lock, checkpoint: Optional[Callable[[], Any]] = None) -> None:
+        self.url, self.name, self.episodes, self.reports = url, name, episodes, reports
+        self.acks, self.lock, self.checkpoint = acks, lock, checkpoint
+        self.retries = 0
+        self.acknowledged = 0
+        self.finished = 0
+        self.unavailable: list[dict[str, Any]] = []
+
+    def post(self, http: requests.Session, path: str, payload: dict[str, Any]) -> tuple[requests.Response, bool]:
+        """POST with retries on connection errors and 503; returns (response, was retried)."""
+        gives_up = time.monotonic() + 20
+        retried = False
+        while True:
+            try:
+                response = http.post(self.url + path, json=payload, timeout=20)
+            except RETRYABLE as exc:
+                failure = repr(exc)
+            else:
+                if response.status_code != 503:
+                    return response, retried
+                failure = response.text
+                self.unavailable.append(response.json())
+            if time.monotonic() > gives_up:
+                raise AssertionError(f"{self.name}: {path} kept failing: {failure}")
+            self.retries += 1
+            retried = True
+            time.sleep(0.05)
+
+    def play(self) -> None:
+        with requests.Session() as http:
+            for round_number in range(self.episodes):
+                episode_id = f"{self.name}-{round_number}"
+                response, retried = self.post(http, "/reset", {"session_id": self.name, "episode_id": episode_id})
+                # A retried reset that was applied before its reply was lost answers 409.
+                assert response.status_code == 200 or (retried and response.status_code == 409), response.text
+                for action in [identify(line) for line in range(1, self.reports + 1)] + [SUBMIT]:
+                    sent_at = time.monotonic()
+                    response, retried = self.post(http, "/step", {"session_id": self.name, "action": action})
+                    if response.status_code == 409 and retried and action is SUBMIT:
+                        break  # the lost submit had finished the episode
+                    assert response.status_code == 200, response.text
+                    ack = ack_from_reply(response.json(), action, response.headers.get("X-Served-By", ""), sent_at)
+                    with self.lock:
+                        self.acks.append(ack)
+                        self.acknowledged += 1
+                    if self.acknowledged == 2 and self.checkpoint is not None:
+                        self.checkpoint()
+                self.finished += 1
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "faults.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_killing_a_worker_mid_run_loses_no_acknowledged_step(backend: str, request: pytest.FixtureRequest) -> None:
+    if not Path("/proc").is_dir():
+        pytest.skip("needs /proc to find gunicorn's workers")
+    database_url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "database_url_postgres")
+    server = LiveServer(database_url, workers=3, threads=8, extra_env={"SERVED_BY_HEADER": "1"})
+    try:
+        acks: list[Ack] = []
+        lock = threading.Lock()
+        # Every client pauses inside its first episode; the kill comes as they all resume.
+        inside = threading.Barrier(17, timeout=DEADLINE)
+        players = [RetryingPlayer(server.url, f"kill-{n}", episodes=3, reports=6, acks=acks, lock=lock,
+                                  checkpoint=inside.wait) for n in range(16)]
+        killed: dict[str, Any] = {}
+
+        def killer() -> None:
+            inside.wait()
+            with lock:
+                served = Counter(ack.served_by for ack in acks)
+            victim = int(served.most_common(1)[0][0])
+            assert victim in worker_pids(server.process.pid)
+            os.kill(victim, signal.SIGKILL)
+            wait_for(lambda: victim not in worker_pids(server.process.pid), 10, "the worker to die")
+            killed.update(pid=victim, at=time.monotonic(), acks_before=len(acks))
+
+        errors = run_threads([player.play for player in players] + [killer])
+        assert not errors, errors[:3]
+
+        victim = killed["pid"]
+        after = [ack for ack in acks if ack.sent_at > killed["at"]]
+        assert [player.finished for player in players] == [3] * 16
+        assert len(after) > len(acks) // 2, "the kill came too late to matter"
+        assert str(victim) not in {ack.served_by for ack in after}
+        # The master replaced the worker; the others carried the episodes on meanwhile.
+        wait_for(lambda: len(worker_pids(server.process.pid)) == 3, 15, "gunicorn to replace the worker")
+        counts = assert_recorded(database_url, acks)
+        assert all(counts[f"kill-{n}-{r}"] >= 7 for n in range(16) for r in range(3))
+        print(f"killed worker {victim}; {sum(p.retries for p in players)} requests retried")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated Postgres database of its own."""
+    require_postgres()
+    url, drop = create_postgres_database("crfault")
+    try:
+        migrate(url)
+        yield url
+    finally:
+        drop()
+
+
+# ---------------------------------------------------------------------- the database goes away
+
+
+@dataclass
+class _Link:
+    """One relayed connection: both sockets, closed once both directions have finished."""
+
+    downstream: socket.socket
+    upstream: socket.socket
+    directions_done: int = 0
+
+    @property
+    def sockets(self) -> tuple[socket.socket, socket.socket]:
+        return self.downstream, self.upstream
+
+    def shutdown(self) -> None:
+        for sock in self.sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class TcpProxy:
+    """A loopback TCP relay to ``upstream`` that can be cut: live connections are closed and
+    new ones are closed as soon as they are accepted, until ``restore()``."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.open = threading.Event()
+        self.open.set()
+        self.refused = 0
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._live: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
+        self._start(self._accept)
+
+    def _start(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                downstream, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not self.open.is_set():
+                self.refused += 1
+                downstream.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                downstream.close()
+                continue
+            downstream.settimeout(None)
+            upstream.settimeout(None)
+            link = _Link(downstream, upstream)
+            with self._lock:
+                self._live.update(link.sockets)
+            self._start(self._relay, link, downstream, upstream)
+            self._start(self._relay, link, upstream, downstream)
+
+    def _relay(self, link: "_Link", source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        # Shutting both down wakes the other direction's recv; the last one out closes.
+        link.shutdown()
+        with self._lock:
+            link.directions_done += 1
+            last = link.directions_done == 2
+            if last:
+                self._live.difference_update(link.sockets)
+        if last:
+            for sock in link.sockets:
+                sock.close()
+
+    def cut(self) -> None:
+        """Refuse new connections and break every live one."""
+        self.open.clear()
+        with self._lock:
+            live = list(self._live)
+        for sock in live:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def restore(self) -> None:
+        self.open.set()
+
+    def close(self) -> None:
+        self._closing.set()
+        self.cut()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.listener.close()
+
+
+def test_postgres_outage_answers_503_then_recovers_without_restart() -> None:
+    require_postgres()
+    direct_url, drop = create_postgres_database("croutage")
+    proxy: Optional[TcpProxy] = None
+    server: Optional[LiveServer] = None
+    try:
+        migrate(direct_url)
+        target = sa.make_url(direct_url)
+        proxy = TcpProxy((target.host or "127.0.0.1", target.port or 5432))
+        proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        server = LiveServer(proxied, workers=2, threads=8)
+        workers = worker_pids(server.process.pid)
+
+        acks: list[Ack] = []
+        lock = threading.Lock()
+        paused = threading.Barrier(9, timeout=DEADLINE)
+        players = [RetryingPlayer(server.url, f"outage-{n}", episodes=2, reports=6, acks=acks, lock=lock,
+                                  checkpoint=paused.wait) for n in range(8)]
+        seen: dict[str, Any] = {}
+
+        def outage() -> None:
+            paused.wait()
+            proxy.cut()  # type: ignore[union-attr]
+            with requests.Session() as http:
+                seen["step"] = http.post(f"{server.url}/step", timeout=30, json={  # type: ignore[union-attr]
+                    "session_id": "outage-0", "action": identify(40)})
+                seen["health"] = http.get(f"{server.url}/health", timeout=30)  # type: ignore[union-attr]
+            # Keep the database away until the clients have been refused a few times each.
+            wait_for(lambda: sum(len(p.unavailable) for p in players) >= 16, 30, "clients to get 503s")
+            proxy.restore()  # type: ignore[union-attr]
+            seen["restored"] = time.monotonic()
+
+        errors = run_threads([player.play for player in players] + [outage])
+        assert not errors, errors[:3]
+
+        for response in (seen["step"], seen["health"]):
+            assert response.status_code == 503
+            assert response.json() == {"error": {"code": "SERVICE_UNAVAILABLE", "message": response.json()[
+                "error"]["message"]}}
+        assert "unavailable" in seen["step"].json()["error"]["message"]
+        bodies = [body for player in players for body in player.unavailable]
+        assert all(body["error"]["code"] == "SERVICE_UNAVAILABLE" for body in bodies), bodies[:3]
+        assert proxy.refused > 0, "no connection attempt met the outage"
+        # Recovered in place: the same processes serve, and every client finished its episodes.
+        assert worker_pids(server.process.pid) == workers
+        assert [player.finished for player in players] == [2] * 8
+        assert any(ack.sent_at > seen["restored"] for ack in acks)
+        assert requests.get(f"{server.url}/health", timeout=10).status_code == 200
+        assert_recorded(direct_url, acks)
+        print(f"outage: {len(bodies)} answers 503, {proxy.refused} connections refused, "
+              f"{sum(p.retries for p in players)} retries; server log tail:", server.output()[-1500:])
+    finally:
+        if server is not None:
+            server.stop()
+        if proxy is not None:
+            proxy.close()
+        drop()

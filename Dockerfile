@@ -4,8 +4,11 @@
 #   docker run -p 7860:7860 code-reviewer-env                        # SQLite in the /app/instance volume
 #   docker run -p 7860:7860 -e DATABASE_URL=postgresql+psycopg://user:pw@db/codereview code-reviewer-env
 #   docker run code-reviewer-env codereview routes                   # any command, after migrating
+#   docker run -p 7860:7860 -v codereview-data:/data -e DATABASE_URL=sqlite:////data/codereview.db code-reviewer-env
+#                                                                    # SQLite on a named volume (as on Spaces)
 #
-# The entry point runs `alembic upgrade head`, then execs gunicorn (PID 1, receives SIGTERM).
+# The entry point checks the SQLite directory is writable, runs `alembic upgrade head`, then execs
+# gunicorn (PID 1, receives SIGTERM). docs/DEPLOYMENT.md covers one host, Spaces and several hosts.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -34,11 +37,13 @@ RUN pip install --no-deps --no-build-isolation -e . \
     && groupadd --gid 10001 codereview \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin codereview \
-    && mkdir -p /app/instance \
-    && chown codereview:codereview /app/instance
+    && mkdir -p /app/instance /data \
+    && chown codereview:codereview /app/instance /data
 
 # The default SQLite database (instance/codereview.db) lives here; declared after the chown so
-# the volume starts out owned by the service user.
+# the volume starts out owned by the service user. /data is not declared: it is where a named
+# volume (or a Space's persistent storage) is mounted on request, and a fresh named volume
+# copies its ownership from the image.
 VOLUME ["/app/instance"]
 
 USER 10001:10001

@@ -95,6 +95,10 @@ def from_exception(exc: BaseException) -> DomainError:
     ):
         log.warning("database unavailable: %s", exc)
         return Unavailable("the database is unavailable; retry shortly")
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        # Every pooled connection stayed busy for the pool timeout: overload, not a bug.
+        log.warning("database connection pool exhausted: %s", exc)
+        return Unavailable("the database is busy (no free connection); retry shortly")
     log.exception("unexpected error", exc_info=exc)
     error = DomainError("internal error")
     error.status, error.code = 500, "EXECUTION_ERROR"

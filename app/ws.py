@@ -37,6 +37,8 @@ VALIDATION_ERROR = "VALIDATION_ERROR"
 EXECUTION_ERROR = "EXECUTION_ERROR"
 CAPACITY_REACHED = "CAPACITY_REACHED"
 RATE_LIMITED = "RATE_LIMITED"
+# Frames longer than this many times WS_MAX_MESSAGE_BYTES close the socket instead.
+HARD_FRAME_FACTOR = 16
 
 reset_schema = ResetRequestSchema()
 action_schema = ActionSchema()
@@ -222,11 +224,9 @@ class ReviewSocket:
         if self.session_id is not None and requested not in (None, self.session_id):
             raise ValidationFailed("a socket is one session; its session_id cannot change",
                                    fields={"session_id": ["differs from this socket's session"]})
-        with self.database.transaction() as db:
-            outcome = episodes.start_episode(db, self.registry, session_id=self.session_id or requested,
-                                             transport="ws", owner=self.owner, **args)
+        outcome, self.live = stepping.reset_session(self.database, self.registry, transport="ws", owner=self.owner,
+                                                    session_id=self.session_id or requested, **args)
         self.session_id = outcome.session_id
-        self.live = None
         return outcome.to_wire()
 
     def _step(self, action: Any) -> dict[str, Any]:
@@ -254,6 +254,10 @@ class ReviewSocket:
 def init_ws(app: Flask) -> None:
     """Bind the WebSocket routes and the per-process connection limit to ``app``."""
     app.extensions["ws_limiter"] = ConnectionLimiter(app.config["WS_MAX_CONNECTIONS"])
+    # A frame over WS_MAX_MESSAGE_BYTES gets an error frame; one far over it is a flood, not a
+    # mistake: the socket closes (1009) before the frame is buffered whole.
+    hard_limit = HARD_FRAME_FACTOR * app.config["WS_MAX_MESSAGE_BYTES"]
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"max_message_size": hard_limit})
     sock.init_app(app)
 
 
@@ -270,7 +274,8 @@ def review_socket(ws: Any) -> None:
         return
     try:
         connection = ReviewSocket(app, current_owner())
-        rate = MessageRate(app.config.get("WS_MAX_MESSAGES_PER_SECOND", 0), app.config.get("WS_MESSAGE_BURST", 1))
+        rate = MessageRate(app.config.get("WS_MAX_MESSAGES_PER_SECOND", 0),
+                           app.config.get("WS_MESSAGE_BURST", 1))
         close_after = app.config.get("WS_RATE_LIMIT_CLOSE_AFTER", 0)
         while True:
             raw = ws.receive()

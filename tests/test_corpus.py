@@ -11,9 +11,10 @@ import textwrap
 
 import pytest
 
-from app.corpus.verify import VerificationReport, module_of, verify_episode
+from app.corpus.verify import VerificationReport, module_of, run_mutants, verify_episode
 from app.env import CodeReviewerEnv, IssueType, load_registry
-from app.env.corpus.operators import OPERATORS_BY_NAME
+from app.env.corpus.literals import CANONICAL, DIGIT_STYLES, QUOTE_STYLES, LiteralStyle, vary_line
+from app.env.corpus.operators import OPERATORS, OPERATORS_BY_NAME, RewriteContext
 from app.env.tasks import SPLITS
 
 from conftest import ROOT, SUBMIT, report
@@ -88,11 +89,126 @@ def test_held_out_variants_never_appear_in_train() -> None:
     for name in TASKS:
         for seed in range(40):
             episode = REGISTRY.episode(name, seed=seed, split="train")
+            context = MODULES[episode.origin].rewrite_context
             lines = episode.snippet.code.split("\n")
             for issue in episode.issues:
                 operator = OPERATORS_BY_NAME[issue.kind]
-                produced = {v.name for v in operator.variants if v.rewrite(issue.fix) == lines[issue.line_number - 1]}
+                # Literal spelling is varied after planting: compare both sides in one spelling.
+                planted = vary_line(lines[issue.line_number - 1], CANONICAL)
+                produced = {v.name for v in operator.variants
+                            if vary_line(v.apply(vary_line(issue.fix, CANONICAL), context) or "", CANONICAL) == planted}
+                assert produced, (name, seed, issue.kind)
                 assert any((issue.kind, v) not in held_out for v in produced), (name, seed, issue.kind)
+
+
+def test_every_operator_has_verified_sites_and_its_held_out_variants_reach_the_test_split() -> None:
+    verified = {key.split("@")[0] for entry in GENERATOR.catalogue.modules.values() for key in entry["verified"]}
+    for operator in OPERATORS:
+        for variant in operator.variants:
+            assert f"{operator.name}.{variant.name}" in verified, (operator.name, variant.name)
+    test_sites = {(site.operator, site.variant) for module in MODULES.values() if module.split == "test"
+                  for kind in IssueType for site in GENERATOR.sites(module, kind, "test")}
+    for operator in OPERATORS:
+        for variant in operator.variants:
+            if "train" not in variant.splits and operator.issue_type is not IssueType.SYNTAX_ERROR:
+                assert (operator.name, variant.name) in test_sites, (operator.name, variant.name)
+
+
+def test_security_audit_has_several_modules_in_each_held_out_split() -> None:
+    sizes = REGISTRY.split_sizes("security_audit")
+    assert sizes["validation"] >= 3 and sizes["test"] >= 3, sizes
+    for split in SPLITS:
+        xml_sites = [site for module in MODULES.values() if module.split == split
+                     for site in GENERATOR.sites(module, IssueType.SECURITY_VULNERABILITY, split)
+                     if site.operator == "xml_external_entities"]
+        assert len(xml_sites) >= 2, split
+
+
+def test_wrong_variable_swaps_one_read_for_another_local() -> None:
+    last, first = OPERATORS_BY_NAME["wrong_variable"].variants
+    line = "    return hmac.compare_digest(sign(body, timestamp), header)"
+    assert last.apply(line) == "    return hmac.compare_digest(sign(body, timestamp), timestamp)"
+    assert first.apply(line) == "    return hmac.compare_digest(sign(timestamp, timestamp), header)"
+    # a value with itself (`x - x`), calls, attributes, keyword names and constants are left alone
+    assert last.apply("    elapsed = end - start") is None
+    assert last.apply("    total = compute(rows, limit=LIMIT)") is None
+    assert last.apply("    if user.name == ADMIN:") is None
+    # the choice depends on positions only, so it commutes with renaming locals
+    renamed = line.replace("body", "payload").replace("timestamp", "ts")
+    assert last.apply(renamed) == last.apply(line).replace("body", "payload").replace("timestamp", "ts")
+
+
+def test_wrong_dict_key_reads_the_closest_other_key_of_the_module() -> None:
+    operator = OPERATORS_BY_NAME["wrong_dict_key"]
+    context = RewriteContext(dict_keys=("amount", "amount_due", "currency"))
+    assert operator.variants[0].apply('    total += row["amount"]', context) == '    total += row["amount_due"]'
+    assert operator.variants[0].apply("    code = row.get('currency')", context) == "    code = row.get('amount')"
+    assert operator.variants[0].apply('    key = os.environ["amount"]', context) is None
+    assert operator.variants[0].apply('    x = row["a"] + row["b"]', context) is None
+
+
+def test_xml_external_entities_turns_the_sax_feature_on() -> None:
+    constant, uri = OPERATORS_BY_NAME["xml_external_entities"].variants
+    line = "    parser.setFeature(feature_external_ges, False)"
+    assert constant.apply(line) == "    parser.setFeature(feature_external_ges, True)"
+    assert uri.apply(line) == '    parser.setFeature("http://xml.org/sax/features/external-general-entities", True)'
+    assert "train" not in uri.splits and OPERATORS_BY_NAME["xml_external_entities"].cwe == "CWE-611"
+
+
+@pytest.mark.parametrize("name", sorted(m for m in MODULES if (MODULES[m].folder / "exploits.py").is_file()
+                                        and "feature_external_ges" in MODULES[m].source))
+def test_xxe_sites_are_confirmed_by_the_modules_exploit(name: str) -> None:
+    """Bandit's XML rules carry CWE-20 and fire on safe code too: each XXE site is proved by an exploit."""
+    module = MODULES[name]
+    entry = GENERATOR.catalogue.modules[name]
+    sites = [key for key in entry["verified"] + entry["discarded"] if key.startswith("xml_external_entities.")]
+    assert sites and all(key in entry["verified"] for key in sites), entry["discarded"]
+    assert len(module.candidate_sites()) >= len(sites)
+
+
+STYLES = [LiteralStyle(quotes, digits) for quotes in QUOTE_STYLES for digits in DIGIT_STYLES]
+
+
+@pytest.mark.parametrize("style", STYLES, ids=lambda s: f"{s.quotes}-{s.digits}")
+def test_literal_variation_keeps_every_value(style: LiteralStyle) -> None:
+    import ast
+
+    for module in MODULES.values():
+        varied = "\n".join(line if number in module.string_lines else vary_line(line, style)
+                           for number, line in enumerate(module.lines, start=1))
+        assert ast.dump(ast.parse(varied)) == ast.dump(ast.parse(module.source)), module.name
+
+
+def test_literal_variation_respells_only_what_is_safe() -> None:
+    single, grouped = LiteralStyle("single", "grouped"), LiteralStyle("double", "grouped")
+    assert vary_line('x = f"{a} b" + "c\'d" + r"e"  # "q" 100000', single) == "x = f'{a} b' + \"c'd\" + r'e'  # \"q\" 100000"
+    assert vary_line("y = 600000 + 1.5 + 1e10 + 0x10000 + 12345.0 + 2024", grouped) == \
+        "y = 600_000 + 1.5 + 1e10 + 0x10000 + 12345.0 + 2024"
+    assert vary_line("n = 1_000_000", CANONICAL) == "n = 1000000"
+    assert vary_line('s = """a "b" c""" + "d', single) == 's = """a "b" c""" + "d'  # an open string stops the line
+
+
+def test_module_tests_pass_on_literal_varied_code() -> None:
+    style = LiteralStyle("single", "grouped")
+    for name in ("payroll_deductions", "purchase_order_intake", "bank_statement_import", "webhook_dispatcher"):
+        module = MODULES[name]
+        varied = "\n".join(line if number in module.string_lines else vary_line(line, style)
+                           for number, line in enumerate(module.lines, start=1)) + "\n"
+        assert varied != module.source
+        assert run_mutants(module.folder, [{"key": "varied", "source": varied}]) == {"varied": True}, name
+
+
+def test_generated_episodes_vary_literal_spelling_consistently() -> None:
+    quote_counts = set()
+    for seed in range(60):
+        episode = REGISTRY.episode("logic_bug_detection", seed=seed)
+        code = episode.snippet.code
+        quote_counts.add((code.count('"') > code.count("'")))
+        lines = code.split("\n")
+        for issue in episode.issues:
+            # the fix is spelled like the rest of the episode
+            assert vary_line(issue.fix, CANONICAL) != vary_line(lines[issue.line_number - 1], CANONICAL)
+    assert quote_counts == {True, False}
 
 
 def test_generation_is_deterministic_across_processes() -> None:

@@ -188,6 +188,46 @@ def test_codereview_routes(tmp_path: Path) -> None:
     assert "alembic_version" in tables(database)
 
 
+def test_abandon_idle_runs_as_a_scheduled_command(tmp_path: Path) -> None:
+    # The form a cron job or a scheduler uses: `docker run IMAGE codereview abandon-idle ...`.
+    database = tmp_path / "sweep.db"
+    result = run_entrypoint(["codereview", "abandon-idle", "--older-than", "60"],
+                            entrypoint_env(f"sqlite:///{database}"))
+    assert result.returncode == 0, result.stderr
+    assert "0 episodes idle for more than 60 s marked abandoned" in result.stdout
+
+
+def test_a_missing_sqlite_directory_is_created(tmp_path: Path) -> None:
+    database = tmp_path / "volume" / "nested" / "codereview.db"
+    result = run_entrypoint([sys.executable, "-c", "print('ok')"], entrypoint_env(f"sqlite:///{database}"))
+    assert result.returncode == 0, result.stderr
+    assert "alembic_version" in tables(database)
+
+
+def test_an_unwritable_sqlite_directory_stops_with_a_clear_message(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    # /proc refuses new directories even to root: a stand-in for a read-only or foreign-owned mount.
+    result = run_entrypoint([sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"],
+                            entrypoint_env("sqlite:////proc/codereview-missing/codereview.db"))
+    assert result.returncode == 1
+    assert "/proc/codereview-missing cannot be written" in result.stderr
+    assert "DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
+    assert "alembic upgrade head" not in result.stderr  # stopped before migrating
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "10"), ("3", "3")])
+def test_postgres_connection_attempts_are_bounded_for_the_service_too(
+        tmp_path: Path, preset: str | None, expected: str) -> None:
+    env = entrypoint_env(f"sqlite:///{tmp_path / 'timeout.db'}")
+    env.pop("PGCONNECT_TIMEOUT", None)
+    if preset is not None:
+        env["PGCONNECT_TIMEOUT"] = preset
+    result = run_entrypoint([sys.executable, "-c", "import os; print(os.environ['PGCONNECT_TIMEOUT'])"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
 def test_options_are_passed_to_gunicorn(tmp_path: Path) -> None:
     database = tmp_path / "options.db"
     result = run_entrypoint(["--check-config"], entrypoint_env(f"sqlite:///{database}"))
@@ -270,6 +310,12 @@ def test_dockerfile_runs_as_a_non_root_user() -> None:
     assert user not in {"root", "0"}
     assert "10001" in " ".join(dockerfile("RUN")) + user
     assert any("/app/instance" in volume for volume in dockerfile("VOLUME"))
+
+
+def test_dockerfile_prepares_data_for_a_named_volume() -> None:
+    # A fresh named volume mounted at /data copies the image directory's owner: the service user.
+    runs = " ".join(dockerfile("RUN"))
+    assert re.search(r"mkdir -p [^&]*/data", runs) and re.search(r"chown codereview:codereview [^&]*/data", runs)
 
 
 def test_dockerfile_exposes_port_and_checks_health() -> None:

@@ -282,8 +282,9 @@ class _Link:
 
 
 class TcpProxy:
-    """A loopback TCP relay to ``upstream`` that can be cut: live connections are closed and
-    new ones are closed as soon as they are accepted, until ``restore()``."""
+    """A loopback TCP relay to ``upstream`` that can be cut: live connections are closed, and
+    until ``restore()`` new ones are closed as soon as accepted or, with ``hold``, accepted and
+    never answered (a database host that vanished from the network)."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
@@ -293,6 +294,8 @@ class TcpProxy:
         self.open = threading.Event()
         self.open.set()
         self.refused = 0
+        self.hold = False
+        self._held: list[socket.socket] = []
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._live: set[socket.socket] = set()
@@ -314,7 +317,11 @@ class TcpProxy:
                 return
             if not self.open.is_set():
                 self.refused += 1
-                downstream.close()
+                if self.hold:
+                    with self._lock:
+                        self._held.append(downstream)
+                else:
+                    downstream.close()
                 continue
             try:
                 upstream = socket.create_connection(self.upstream, timeout=5)
@@ -346,8 +353,9 @@ class TcpProxy:
             for sock in link.sockets:
                 sock.close()
 
-    def cut(self) -> None:
-        """Refuse new connections and break every live one."""
+    def cut(self, hold: bool = False) -> None:
+        """Break every live connection; refuse new ones, or with ``hold`` leave them unanswered."""
+        self.hold = hold
         self.open.clear()
         with self._lock:
             live = list(self._live)
@@ -359,6 +367,10 @@ class TcpProxy:
 
     def restore(self) -> None:
         self.open.set()
+        with self._lock:
+            held, self._held = self._held, []
+        for sock in held:
+            sock.close()
 
     def close(self) -> None:
         self._closing.set()
@@ -366,9 +378,20 @@ class TcpProxy:
         for thread in self._threads:
             thread.join(timeout=10)
         self.listener.close()
+        self.restore()  # closes held connections
 
 
-def test_postgres_outage_answers_503_then_recovers_without_restart() -> None:
+@dataclass
+class Proxied:
+    server: LiveServer
+    proxy: TcpProxy
+    direct_url: str
+
+
+@pytest.fixture
+def proxied_postgres() -> Iterator[Proxied]:
+    """gunicorn whose Postgres connections go through a TcpProxy (libpq gives up connecting
+    after 2 s, as PGCONNECT_TIMEOUT makes it in the container)."""
     require_postgres()
     direct_url, drop = create_postgres_database("croutage")
     proxy: Optional[TcpProxy] = None
@@ -378,50 +401,265 @@ def test_postgres_outage_answers_503_then_recovers_without_restart() -> None:
         target = sa.make_url(direct_url)
         proxy = TcpProxy((target.host or "127.0.0.1", target.port or 5432))
         proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        server = LiveServer(proxied, workers=2, threads=8)
-        workers = worker_pids(server.process.pid)
-
-        acks: list[Ack] = []
-        lock = threading.Lock()
-        paused = threading.Barrier(9, timeout=DEADLINE)
-        players = [RetryingPlayer(server.url, f"outage-{n}", episodes=2, reports=6, acks=acks, lock=lock,
-                                  checkpoint=paused.wait) for n in range(8)]
-        seen: dict[str, Any] = {}
-
-        def outage() -> None:
-            paused.wait()
-            proxy.cut()  # type: ignore[union-attr]
-            with requests.Session() as http:
-                seen["step"] = http.post(f"{server.url}/step", timeout=30, json={  # type: ignore[union-attr]
-                    "session_id": "outage-0", "action": identify(40)})
-                seen["health"] = http.get(f"{server.url}/health", timeout=30)  # type: ignore[union-attr]
-            # Keep the database away until the clients have been refused a few times each.
-            wait_for(lambda: sum(len(p.unavailable) for p in players) >= 16, 30, "clients to get 503s")
-            proxy.restore()  # type: ignore[union-attr]
-            seen["restored"] = time.monotonic()
-
-        errors = run_threads([player.play for player in players] + [outage])
-        assert not errors, errors[:3]
-
-        for response in (seen["step"], seen["health"]):
-            assert response.status_code == 503
-            assert response.json() == {"error": {"code": "SERVICE_UNAVAILABLE", "message": response.json()[
-                "error"]["message"]}}
-        assert "unavailable" in seen["step"].json()["error"]["message"]
-        bodies = [body for player in players for body in player.unavailable]
-        assert all(body["error"]["code"] == "SERVICE_UNAVAILABLE" for body in bodies), bodies[:3]
-        assert proxy.refused > 0, "no connection attempt met the outage"
-        # Recovered in place: the same processes serve, and every client finished its episodes.
-        assert worker_pids(server.process.pid) == workers
-        assert [player.finished for player in players] == [2] * 8
-        assert any(ack.sent_at > seen["restored"] for ack in acks)
-        assert requests.get(f"{server.url}/health", timeout=10).status_code == 200
-        assert_recorded(direct_url, acks)
-        print(f"outage: {len(bodies)} answers 503, {proxy.refused} connections refused, "
-              f"{sum(p.retries for p in players)} retries; server log tail:", server.output()[-1500:])
+        server = LiveServer(proxied, workers=2, threads=8, extra_env={"PGCONNECT_TIMEOUT": "2"})
+        yield Proxied(server, proxy, direct_url)
     finally:
         if server is not None:
             server.stop()
         if proxy is not None:
             proxy.close()
         drop()
+
+
+def test_postgres_outage_answers_503_then_recovers_without_restart(proxied_postgres: Proxied) -> None:
+    server, proxy, direct_url = proxied_postgres.server, proxied_postgres.proxy, proxied_postgres.direct_url
+    workers = worker_pids(server.process.pid)
+
+    acks: list[Ack] = []
+    lock = threading.Lock()
+    paused = threading.Barrier(9, timeout=DEADLINE)
+    players = [RetryingPlayer(server.url, f"outage-{n}", episodes=2, reports=6, acks=acks, lock=lock,
+                              checkpoint=paused.wait) for n in range(8)]
+    seen: dict[str, Any] = {}
+
+    def outage() -> None:
+        paused.wait()
+        proxy.cut()
+        with requests.Session() as http:
+            seen["step"] = http.post(f"{server.url}/step", timeout=30, json={
+                "session_id": "outage-0", "action": identify(40)})
+            seen["health"] = http.get(f"{server.url}/health", timeout=30)
+        # Keep the database away until the clients have been refused a few times each.
+        wait_for(lambda: sum(len(p.unavailable) for p in players) >= 16, 30, "clients to get 503s")
+        proxy.restore()
+        seen["restored"] = time.monotonic()
+
+    errors = run_threads([player.play for player in players] + [outage])
+    assert not errors, errors[:3]
+
+    for response in (seen["step"], seen["health"]):  # the one error shape, no stack trace
+        assert response.status_code == 503
+        body = response.json()
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+        assert body["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "unavailable" in seen["step"].json()["error"]["message"]
+    bodies = [body for player in players for body in player.unavailable]
+    assert all(body["error"]["code"] == "SERVICE_UNAVAILABLE" for body in bodies), bodies[:3]
+    assert proxy.refused > 0, "no connection attempt met the outage"
+    # Recovered in place: the same processes serve, and every client finished its episodes.
+    assert worker_pids(server.process.pid) == workers
+    assert [player.finished for player in players] == [2] * 8
+    assert any(ack.sent_at > seen["restored"] for ack in acks)
+    assert requests.get(f"{server.url}/health", timeout=10).status_code == 200
+    assert_recorded(direct_url, acks)
+
+
+def test_an_unanswering_postgres_host_gives_503_after_the_connect_timeout(proxied_postgres: Proxied) -> None:
+    server, proxy = proxied_postgres.server, proxied_postgres.proxy
+    with requests.Session() as http:
+        assert http.post(f"{server.url}/reset", json={"session_id": "dark"}, timeout=30).status_code == 200
+        proxy.cut(hold=True)
+        started = time.monotonic()
+        response = http.post(f"{server.url}/step", json={"session_id": "dark", "action": identify(1)}, timeout=60)
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+        waited = time.monotonic() - started
+        assert waited < 15, waited  # not libpq's default of minutes
+        assert proxy.refused > 0
+        proxy.restore()
+        wait_for(lambda: http.get(f"{server.url}/health", timeout=30).status_code == 200, 30, "recovery")
+        response = http.post(f"{server.url}/step", json={"session_id": "dark", "action": identify(1)}, timeout=30)
+        assert response.status_code == 200 and response.json()["observation"]["step_number"] == 1
+
+
+def test_sqlite_locked_past_the_busy_timeout_answers_503_and_loses_nothing(sqlite_url: str) -> None:
+    from app import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "SQLITE_BUSY_TIMEOUT_MS": 200})
+    client = app.test_client()
+    client.post("/reset", json={"session_id": "locked", "task": "syntax_check"})
+    assert client.post("/step", json={"session_id": "locked", "action": identify(1)}).status_code == 200
+    # Another process holding the write lock (a backup, a long migration) for longer than the
+    # busy timeout.
+    holder = sqlite3.connect(sa.make_url(sqlite_url).database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        refused = client.post("/step", json={"session_id": "locked", "action": identify(2)})
+        assert time.monotonic() - started < 5
+        assert refused.status_code == 503
+        assert refused.get_json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+        assert "retry" in refused.get_json()["error"]["message"]
+        assert client.get("/state?session_id=locked").get_json()["step_count"] == 1  # reads go on
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    retried = client.post("/step", json={"session_id": "locked", "action": identify(2)})
+    assert retried.status_code == 200 and retried.get_json()["observation"]["step_number"] == 2
+    history = client.get(f"/api/episodes/{retried.get_json()['episode_id']}").get_json()
+    assert [(s["index"], s["action"]["issue"]["line_number"]) for s in history["steps"]] == [(1, 1), (2, 2)]
+    app.extensions["database"].dispose()
+
+
+def test_an_exhausted_connection_pool_is_a_503_not_a_500() -> None:
+    error = from_exception(sqlalchemy.exc.TimeoutError("QueuePool limit of size 10 overflow 10 reached"))
+    assert (error.status, error.code) == (503, "SERVICE_UNAVAILABLE")
+
+
+# ---------------------------------------------------------------------- 64 clients at once
+
+
+class Race:
+    """Shared record of the concurrent run: acknowledgements, statuses and refusals."""
+
+    def __init__(self, clients: int) -> None:
+        self.start = threading.Barrier(clients, timeout=DEADLINE)
+        self.lock = threading.Lock()
+        self.acks: list[Ack] = []
+        self.solo: Counter = Counter()
+        self.conflicts: list[dict[str, Any]] = []
+
+    def acknowledge(self, ack: Ack) -> None:
+        with self.lock:
+            self.acks.append(ack)
+
+
+class Pair:
+    """Two clients stepping one episode, in rounds that start together."""
+
+    def __init__(self, session_id: str, rounds: int) -> None:
+        self.session_id, self.rounds = session_id, rounds
+        self.barrier = threading.Barrier(2, timeout=DEADLINE)
+        self.wins = [0] * rounds  # successful steps per round
+        self.lock = threading.Lock()
+
+    def won(self, round_number: int) -> None:
+        with self.lock:
+            self.wins[round_number] += 1
+
+
+class HttpClient:
+    def __init__(self, url: str, race: Race) -> None:
+        self.url, self.race = url, race
+
+    def solo(self, session_id: str) -> None:
+        with requests.Session() as http:
+            self.race.start.wait()
+            reset = http.post(f"{self.url}/reset", json={"session_id": session_id, "episode_id": session_id},
+                              timeout=30)
+            assert reset.status_code == 200, reset.text
+            for action in [identify(line) for line in range(1, 7)] + [SUBMIT]:
+                response = http.post(f"{self.url}/step", json={"session_id": session_id, "action": action},
+                                     timeout=30)
+                with self.race.lock:
+                    self.race.solo[response.status_code] += 1
+                assert response.status_code == 200, response.text
+                self.race.acknowledge(ack_from_reply(response.json(), action))
+
+    def racer(self, pair: Pair, first_line: int) -> None:
+        with requests.Session() as http:
+            self.race.start.wait()
+            for round_number in range(pair.rounds):
+                action = identify(first_line + 2 * round_number)
+                pair.barrier.wait()
+                response = http.post(f"{self.url}/step", json={"session_id": pair.session_id, "action": action},
+                                     timeout=30)
+                if response.status_code == 409:
+                    with self.race.lock:
+                        self.race.conflicts.append(response.json()["error"])
+                    continue
+                assert response.status_code == 200, response.text
+                pair.won(round_number)
+                self.race.acknowledge(ack_from_reply(response.json(), action))
+            pair.barrier.wait()  # both are done
+
+
+class SocketClient:
+    def __init__(self, ws_url: str, race: Race) -> None:
+        self.ws_url, self.race = ws_url, race
+
+    @staticmethod
+    def exchange(ws: Any, frame: dict[str, Any]) -> dict[str, Any]:
+        ws.send(json.dumps(frame))
+        return json.loads(ws.recv(timeout=30))
+
+    def solo(self, episode_id: str) -> None:
+        with connect(self.ws_url, open_timeout=30) as ws:
+            self.race.start.wait()
+            reply = self.exchange(ws, {"type": "reset", "data": {"episode_id": episode_id}})
+            assert reply["type"] == "observation", reply
+            for action in [identify(line) for line in range(1, 7)] + [SUBMIT]:
+                reply = self.exchange(ws, {"type": "step", "data": action})
+                with self.race.lock:
+                    self.race.solo[reply.get("data", {}).get("status", 200)] += 1
+                assert reply["type"] == "observation", reply
+                self.race.acknowledge(ack_from_reply(reply["data"], action))
+            ws.send(json.dumps({"type": "close"}))
+
+    def racer(self, pair: Pair, first_line: int) -> None:
+        """Opens the pair's session over the socket, then races an HTTP client on it."""
+        with connect(self.ws_url, open_timeout=30) as ws:
+            reply = self.exchange(ws, {"type": "reset", "data": {"session_id": pair.session_id,
+                                                                 "episode_id": pair.session_id}})
+            assert reply["type"] == "observation", reply
+            self.race.start.wait()
+            for round_number in range(pair.rounds):
+                action = identify(first_line + 2 * round_number)
+                pair.barrier.wait()
+                reply = self.exchange(ws, {"type": "step", "data": action})
+                if reply["type"] == "error":
+                    with self.race.lock:
+                        self.race.conflicts.append(reply["data"])
+                    continue
+                assert reply["type"] == "observation", reply
+                pair.won(round_number)
+                self.race.acknowledge(ack_from_reply(reply["data"], action))
+            pair.barrier.wait()  # closing the session abandons its episode: only once both are done
+            ws.send(json.dumps({"type": "close"}))
+
+
+def test_64_concurrent_clients_with_racing_pairs_lose_and_duplicate_nothing(database_url: str) -> None:
+    server = LiveServer(database_url, workers=2, threads=24)
+    try:
+        race = Race(clients=64)
+        http, sockets = HttpClient(server.url, race), SocketClient(server.ws_url, race)
+        http_pairs = [Pair(f"pair-http-{n}", rounds=6) for n in range(8)]
+        mixed_pairs = [Pair(f"pair-mixed-{n}", rounds=6) for n in range(6)]
+        for pair in http_pairs:
+            reset = requests.post(f"{server.url}/reset", timeout=30,
+                                  json={"session_id": pair.session_id, "episode_id": pair.session_id})
+            assert reset.status_code == 200
+        clients: list[Callable[[], None]] = []
+        clients += [lambda n=n: http.solo(f"solo-http-{n}") for n in range(24)]
+        clients += [lambda n=n: sockets.solo(f"solo-ws-{n}") for n in range(12)]
+        for pair in http_pairs:
+            clients += [lambda p=pair: http.racer(p, 1), lambda p=pair: http.racer(p, 2)]
+        for pair in mixed_pairs:
+            clients += [lambda p=pair: sockets.racer(p, 1), lambda p=pair: http.racer(p, 2)]
+        assert len(clients) == 64
+
+        errors = run_threads(clients)
+        assert not errors, errors[:3]
+
+        assert race.solo == Counter({200: 36 * 7}), race.solo  # nobody else touches a solo episode
+        for pair in http_pairs + mixed_pairs:
+            assert all(1 <= wins <= 2 for wins in pair.wins), (pair.session_id, pair.wins)
+        assert race.conflicts, "no step ever lost a race: the test made no contention"
+        for error in race.conflicts:
+            assert error.get("reason", error["code"]) == "CONFLICT" and error.get("status", 409) == 409, error
+            assert "retry" in error["message"], error
+
+        counts = assert_recorded(database_url, race.acks)
+        engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                totals = dict(connection.execute(sa.select(Episode.id, Episode.cumulative_reward)).all())
+        finally:
+            engine.dispose()
+        for pair in http_pairs + mixed_pairs:
+            mine = [ack for ack in race.acks if ack.episode_id == pair.session_id]
+            # No lost update: the episode holds exactly the winners' steps and their rewards.
+            assert counts[pair.session_id] == sum(pair.wins) == len(mine)
+            assert totals[pair.session_id] == pytest.approx(sum(ack.reward for ack in mine))
+    finally:
+        server.stop()

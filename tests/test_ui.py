@@ -94,8 +94,55 @@ def open_page(browser: Any) -> Iterator[Callable[..., Watched]]:
         context.close()
 
 
-def screenshot(page: Any, name: str) -> None:
-    """Full-page screenshots at a laptop width and a phone width (charts redraw on resize)."""
+# WCAG 2 contrast of every visible text against the background it is drawn on: 4.5:1, or 3:1
+# for large text. Native form controls' menus and disabled buttons are exempt.
+CONTRAST_FAILURES = r"""() => {
+  const parse = (color) => {
+    const match = color.match(/rgba?\(([^)]+)\)/);
+    if (!match) return null;
+    const parts = match[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+    return { r: parts[0], g: parts[1], b: parts[2], a: parts.length > 3 ? parts[3] : 1 };
+  };
+  const channel = (value) => { value /= 255; return value <= 0.03928 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4; };
+  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+  const backgroundOf = (node) => {
+    for (let current = node; current; current = current.parentElement) {
+      const style = getComputedStyle(current);
+      if (style.backgroundImage !== "none") return null;
+      const color = parse(style.backgroundColor);
+      if (color && color.a > 0.5) return color;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const failures = [];
+  const seen = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode.parentElement;
+    if (!walker.currentNode.textContent.trim() || seen.has(node)) continue;
+    seen.add(node);
+    if (!node.checkVisibility({ opacityProperty: true, visibilityProperty: true })) continue;
+    if (node.closest("option, button:disabled")) continue;
+    const style = getComputedStyle(node);
+    const foreground = parse(style.color);
+    const background = backgroundOf(node);
+    if (!foreground || !background) continue;
+    const [light, dark] = [luminance(foreground), luminance(background)].sort((a, b) => b - a);
+    const ratio = (light + 0.05) / (dark + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (Number(style.fontWeight) >= 700 && size >= 18.66);
+    if (ratio < (large ? 3 : 4.5)) {
+      failures.push(`${node.tagName}.${node.className} ${ratio.toFixed(2)}: ${walker.currentNode.textContent.trim().slice(0, 40)}`);
+    }
+  }
+  return failures;
+}"""
+
+
+def capture(page: Any, name: str) -> None:
+    """Check the contrast of what the page shows, then save full-page screenshots at a laptop
+    width and a phone width (charts redraw on resize)."""
+    assert page.evaluate(CONTRAST_FAILURES) == []
     ARTIFACTS.mkdir(exist_ok=True)
     original = page.viewport_size
     for label, (width, height) in WIDTHS.items():
@@ -198,7 +245,7 @@ def test_play_a_whole_episode_by_clicking_to_success(ui_server, open_page) -> No
     assert page.locator("#code .line").count() == len(
         load_registry().get("syntax_check").canonical.snippet.code.rstrip("\n").split("\n"))
     assert page.locator("#code .tok-kw").count() > 10  # highlighted
-    screenshot(page, "review-start")
+    capture(page, "review-start")
 
     cumulative = 0.0
     for count, issue in enumerate(SYNTAX_ISSUES, start=1):
@@ -213,7 +260,7 @@ def test_play_a_whole_episode_by_clicking_to_success(ui_server, open_page) -> No
         assert page.text_content("#steps-left") == f"{15 - count} of 15"
         assert page.text_content("#feedback").startswith("Correct:")
     page.locator("#open-report").wait_for(state="visible")
-    screenshot(page, "review-reporting")
+    capture(page, "review-reporting")
     page.click("#submit-review")
     page.locator("#result").wait_for(state="visible")
     assert page.text_content("#result-success") == "yes"
@@ -224,8 +271,36 @@ def test_play_a_whole_episode_by_clicking_to_success(ui_server, open_page) -> No
     assert page.locator("#code .line.mark-found").count() == len(SYNTAX_ISSUES)
     assert page.locator("#code .line.mark-missed").count() == 0
     assert page.locator("#legend").is_visible()
-    screenshot(page, "review-result")
+    capture(page, "review-result")
     assert watched.errors == [] and watched.dialogs == []
+
+
+def test_highlighting_keeps_every_character_and_colours_python(ui_server, open_page) -> None:  # type: ignore[no-untyped-def]
+    server, _ = ui_server
+    page = open_page().page
+    page.goto(f"{server.url}/")
+    snippets = [task.canonical.snippet.code for task in load_registry().tasks() if task.canonical]
+    snippets.append(load_registry().episode("full_review", seed=3).snippet.code)
+    snippets.append('x = """open\nstill <b>open</b>\nclosed""" # done\ns = "unterminated\n@decorator\ndef f(a=0x1F, b=1.5e3):\n    return f"{a}" + \'q\\\'q\'  # it\'s\n')
+    rendered = page.evaluate("""async (snippets) => {
+        const { CodeView } = await import('/static/js/code.js');
+        return snippets.map((code) => {
+            const view = new CodeView(document.createElement('div'), code);
+            return view.rows.map((row) => ({
+                text: row.querySelector('.src').textContent,
+                kinds: [...row.querySelectorAll('[class^=tok-]')].map((t) => t.className + ':' + t.textContent),
+            }));
+        });
+    }""", snippets)
+    for code, rows in zip(snippets, rendered):
+        assert [row["text"] for row in rows] == code.splitlines()
+    tricky = rendered[-1]
+    assert tricky[1]["kinds"] == ["tok-str:still <b>open</b>"]  # inside the triple-quoted string
+    assert tricky[2]["kinds"] == ['tok-str:closed"""', "tok-com:# done"]
+    assert tricky[3]["kinds"] == ["tok-str:\"unterminated"]
+    assert tricky[4]["kinds"] == ["tok-deco:@decorator"]
+    assert tricky[5]["kinds"] == ["tok-kw:def", "tok-def:f", "tok-num:0x1F", "tok-num:1.5e3"]
+    assert tricky[6]["kinds"] == ["tok-kw:return", 'tok-str:f"{a}"', "tok-str:'q\\'q'", "tok-com:# it's"]
 
 
 def test_review_falls_back_to_rest_and_overlays_misses(ui_server, open_page) -> None:  # type: ignore[no-untyped-def]
@@ -279,6 +354,56 @@ def test_review_page_uses_rest_when_an_api_key_is_set(ui_server, open_page) -> N
     assert page.locator("#api-key-forget").is_visible()
 
 
+def test_the_ui_asks_for_a_key_when_the_server_requires_one(sqlite_template, tmp_path, open_page) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "keys.db"
+    shutil.copy(sqlite_template, path)
+    server = LocalServer(f"sqlite:///{path}", workers=1, threads=4,
+                         extra_env={"API_KEYS": "user-key", "ADMIN_API_KEYS": "admin-key"})
+    try:
+        watched = open_page()
+        page = watched.page
+        page.goto(f"{server.url}/")  # the page shell is public; /tasks answers 401
+        page.locator("#api-key-form").wait_for(state="visible")
+        assert "API key" in page.text_content("#api-key-message")
+        page.fill("#api-key-input", "wrong-key")
+        page.press("#api-key-input", "Enter")
+        page.wait_for_function("() => document.getElementById('api-key-message').textContent.includes('refused')")
+        page.fill("#api-key-input", "admin-key")
+        page.press("#api-key-input", "Enter")
+        start_episode(page)
+        assert page.get_attribute("#transport", "data-transport") == "REST"
+        issue = SYNTAX_ISSUES[0]
+        report_in_form(page, issue.line_number, "syntax_error", issue.severity.value, "missing colon")
+        page.wait_for_selector('#reports li[data-outcome="match"]')
+        page.click("#submit-review")
+        page.wait_for_selector("#code .line.mark-found")
+        page.goto(f"{server.url}/analytics")  # admin-only data; the key lasts for the tab
+        page.wait_for_function("() => [...document.querySelectorAll('.chart')].every((c) => c.dataset.drawn === '1')")
+        assert page.locator("#chart-success .ct-bar").count() == 1
+        assert page.locator("#api-key-form").is_hidden()
+        assert [error for error in watched.errors if "Content Security Policy" in error] == []
+    finally:
+        server.stop()
+
+
+def test_keyboard_focus_is_visible(ui_server, open_page) -> None:  # type: ignore[no-untyped-def]
+    server, _ = ui_server
+    page = open_page().page
+    page.goto(f"{server.url}/episodes")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert page.locator(".skip-link").bounding_box()["x"] >= 0  # shown when focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    for _ in range(2):
+        page.keyboard.press("Tab")
+    focused = page.evaluate("""() => {
+        const style = getComputedStyle(document.activeElement);
+        return [document.activeElement.id, style.outlineStyle, parseFloat(style.outlineWidth)];
+    }""")
+    assert focused[0] == "f-split" and focused[1] == "solid" and focused[2] >= 2
+
+
 # ---------------------------------------------------------------------- episodes and replay
 
 
@@ -304,15 +429,18 @@ def test_episodes_page_filters_pages_and_asks_for_a_key(ui_server, open_page) ->
     assert page.evaluate("sessionStorage.getItem('codereview.apiKey')") == "sesame"
     assert page.locator("#episodes tbody tr").count() == 3
     assert page.input_value("#f-agent") == "lister"
-    page.select_option("#f-limit", "10")
     page.fill("#f-model", "m-1")
     page.click("#filters button[type=submit]")
     page.wait_for_function("() => document.querySelectorAll('#episodes tbody tr').length === 1")
     assert "model=m-1" in page.url
     page.fill("#f-model", "")
-    page.select_option("#f-limit", "10")
-    page.evaluate("document.getElementById('f-limit').add(new Option('1', '1'))")
-    page.select_option("#f-limit", "1")
+    day = requests.get(f"{server.url}/api/episodes/{ids[0]}", timeout=10).json()["created_at"][:10]
+    page.fill("#f-until", day)  # before that day: none of them
+    page.click("#filters button[type=submit]")
+    page.wait_for_function("() => document.getElementById('summary').textContent.startsWith('No episodes')")
+    page.fill("#f-until", "")
+    page.fill("#f-since", day)
+    page.fill("#f-limit", "1")
     page.click("#filters button[type=submit]")
     page.wait_for_function("() => document.getElementById('page-label').textContent === 'Page 1 of 3'")
     first_page = page.text_content("#episodes tbody tr")
@@ -324,7 +452,7 @@ def test_episodes_page_filters_pages_and_asks_for_a_key(ui_server, open_page) ->
     assert page.url.rsplit("/", 1)[1] in ids
     page.goto(f"{server.url}/episodes?agent=lister")
     page.wait_for_selector("#episodes tbody tr")
-    screenshot(page, "episodes")
+    capture(page, "episodes")
     assert watched.errors == []
 
 
@@ -376,7 +504,7 @@ def test_replay_an_episode_step_by_step(ui_server, open_page) -> None:  # type: 
     assert page.locator("#code .line.mark-false-positive").count() == 1
     page.click('#steps button[data-position="1"]')
     assert page.text_content("#position") == "Step 1 of 5"
-    screenshot(page, "replay")
+    capture(page, "replay")
     assert watched.errors == []
 
 
@@ -420,7 +548,7 @@ def test_analytics_page_draws_its_charts_from_stored_episodes(ui_server, open_pa
     page.fill("#f-agent", "")
     page.click("#filters button[type=submit]")
     page.wait_for_function("() => document.querySelectorAll('#chart-leaderboard .ct-bar').length > 1")
-    screenshot(page, "analytics")
+    capture(page, "analytics")
     assert watched.errors == []
 
 
@@ -511,7 +639,7 @@ def test_hostile_content_is_shown_as_text_and_never_runs(ui_server, open_page, b
     page.check("#show-key")
     assert page.locator(".note-false-positive").filter(has_text=SVG).count() == 1
     if not bypass_csp:
-        screenshot(page, "xss-replay")
+        capture(page, "xss-replay")
     assert_nothing_ran(watched)
 
     page.goto(f"{server.url}/episodes")

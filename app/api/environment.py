@@ -21,9 +21,7 @@ session_query_schema = SessionQuerySchema()
 def reset() -> Response:
     """Start an episode in a session (created when absent)."""
     args = load(reset_schema, json_body(optional=True))
-    db = request_session(write=True)
-    outcome = episodes.start_episode(db, registry(), owner=current_owner(), **args)
-    db.commit()
+    outcome, _ = stepping.reset_session(get_database(current_app), registry(), owner=current_owner(), **args)
     return jsonify(outcome.to_wire())
 
 

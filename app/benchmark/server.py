@@ -50,6 +50,21 @@ def process_tree_rss_mib(pid: int) -> float:
     return total_kib / 1024
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of ``pid`` and all its descendants so far (Linux ``/proc``)."""
+    ticks, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def fresh_database(db: str, postgres_url: str) -> Iterator[str]:
     """A migrated, empty database: a temporary SQLite file or a temporary Postgres database."""
@@ -115,11 +130,23 @@ def anchor_server() -> Iterator[tuple[str, int]]:
             process.stderr.close()
 
 
-def measure(url: str, pid: int, transport: str, clients: int, seconds: float, anchor: bool) -> tuple[LoadResult, float]:
-    """Warm up briefly, then run the load; returns the result and the server's RSS after it."""
+@dataclass(frozen=True)
+class Measurement:
+    """One configuration's load result and the server's cost for it."""
+
+    load: LoadResult
+    rss_mib: float
+    cpu_ms_per_step: float
+
+
+def measure(url: str, pid: int, transport: str, clients: int, seconds: float, anchor: bool) -> Measurement:
+    """Warm up briefly, then run the load; returns it with the server's RSS after it and its CPU
+    time per step (a figure that, unlike steps/s, holds on a machine busy with other work)."""
     run_load(url, transport, min(clients, 4), min(1.0, seconds), anchor=anchor)
+    cpu_before = process_tree_cpu_seconds(pid)
     result = run_load(url, transport, clients, seconds, anchor=anchor)
-    return result, process_tree_rss_mib(pid)
+    cpu = process_tree_cpu_seconds(pid) - cpu_before
+    return Measurement(result, process_tree_rss_mib(pid), cpu * 1000 / result.steps if result.steps else float("nan"))
 
 
 def commit_floor_ms(database_url: str, commits: int = 500) -> float:
@@ -154,5 +181,5 @@ def machine_description() -> str:
     return f"{os.cpu_count()} x {model}, Python {sys.version.split()[0]}"
 
 
-__all__ = ["ServerOptions", "anchor_server", "commit_floor_ms", "fresh_database", "machine_description",
+__all__ = ["Measurement", "ServerOptions", "anchor_server", "commit_floor_ms", "fresh_database", "machine_description",
            "measure", "our_server", "process_tree_rss_mib"]

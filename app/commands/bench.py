@@ -319,20 +319,24 @@ def bench_server(database: str, clients: list[int], transport: list[str], anchor
         with our_server(database_url, options) as (url, pid):
             for kind in transport:
                 for count in clients:
-                    result, rss = measure(url, pid, kind, count, seconds, anchor=False)
+                    ours = measure(url, pid, kind, count, seconds, anchor=False)
+                    result = ours.load
                     row = {"transport": kind, "clients": count, "steps/s": round(result.steps_per_second),
                            "p50 ms": round(result.percentile_ms(0.5), 2), "p99 ms": round(result.percentile_ms(0.99), 2),
-                           "errors": result.errors, "rss MiB": round(rss)}
+                           "errors": result.errors, "cpu ms/step": round(ours.cpu_ms_per_step, 3),
+                           "rss MiB": round(ours.rss_mib)}
                     if (kind, count) in anchors:
-                        theirs, their_rss = anchors[(kind, count)]
-                        row.update({"anchor steps/s": round(theirs.steps_per_second),
-                                    "anchor p50 ms": round(theirs.percentile_ms(0.5), 2),
-                                    "anchor p99 ms": round(theirs.percentile_ms(0.99), 2),
-                                    "anchor errors": theirs.errors, "anchor rss MiB": round(their_rss),
-                                    "ratio": round(result.steps_per_second / theirs.steps_per_second, 2)
-                                    if theirs.steps_per_second else None})
-                        if theirs.first_error:
-                            click.echo(f"anchor {kind}/{count} first error: {theirs.first_error}", err=True)
+                        theirs = anchors[(kind, count)]
+                        row.update({"anchor steps/s": round(theirs.load.steps_per_second),
+                                    "anchor p50 ms": round(theirs.load.percentile_ms(0.5), 2),
+                                    "anchor p99 ms": round(theirs.load.percentile_ms(0.99), 2),
+                                    "anchor errors": theirs.load.errors,
+                                    "anchor cpu ms/step": round(theirs.cpu_ms_per_step, 3),
+                                    "anchor rss MiB": round(theirs.rss_mib),
+                                    "ratio": round(result.steps_per_second / theirs.load.steps_per_second, 2)
+                                    if theirs.load.steps_per_second else None})
+                        if theirs.load.first_error:
+                            click.echo(f"anchor {kind}/{count} first error: {theirs.load.first_error}", err=True)
                     if result.first_error:
                         click.echo(f"{kind}/{count} first error: {result.first_error}", err=True)
                     rows.append(row)

@@ -12,7 +12,6 @@ apply: the loser gets :class:`~app.errors.Conflict`.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import sqlalchemy as sa
@@ -20,35 +19,11 @@ import sqlalchemy.exc
 import sqlalchemy.orm as so
 
 from app.auth import ensure_visible, is_visible
-from app.env import CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, PlantedIssue, TaskRegistry
-from app.env.models import CodeReviewerReward
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.env import CodeReviewerEnv, PlantedIssue, TaskRegistry
+from app.errors import Conflict, NotFound
 from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step, utcnow
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    """What a reset or step produced, ready to be put on the wire."""
-
-    session_id: str
-    episode_id: str
-    observation: CodeReviewerObservation
-    reward: Optional[CodeReviewerReward]
-    done: bool
-    metadata: dict[str, Any]
-
-    def to_wire(self) -> dict[str, Any]:
-        """The ``/reset`` and ``/step`` reply."""
-        body: dict[str, Any] = {
-            "observation": self.observation.to_dict(),
-            "reward": self.reward.step_reward if self.reward is not None else None,
-            "done": self.done,
-            "session_id": self.session_id,
-            "episode_id": self.episode_id,
-        }
-        if self.metadata:
-            body["metadata"] = self.metadata
-        return body
+from app.services.stepping import (  # noqa: F401  (StepOutcome and summary_counters are re-exported)
+    LiveEpisode, StepOutcome, issue_rows, prepare_reset, prepare_step, summary_counters, write_reset, write_step)
 
 
 def ensure_session(db: so.Session, session_id: Optional[str], transport: str = "http",
@@ -93,84 +68,17 @@ def start_episode(
         ValidationFailed: unknown task (the message names the valid ones).
         Conflict: ``episode_id`` already exists, or the session is closed.
     """
-    task_name = task or registry.names()[0]
+    prepared = prepare_reset(registry, task=task, session_id=session_id, seed=seed, split=split,
+                             episode_id=episode_id, agent=agent, model=model, transport=transport, owner=owner)
     try:
-        env = CodeReviewerEnv(task_name=task_name, registry=registry)
-    except ValueError as exc:
-        raise ValidationFailed(str(exc), fields={"task": [str(exc)]}) from None
-    if episode_id is not None and db.get(Episode, episode_id) is not None:
-        raise Conflict(f"episode {episode_id!r} already exists")
-    episode_key = episode_id or str(uuid.uuid4())
-    try:
-        observation = env.reset(seed=seed, episode_id=episode_key, split=split)
-    except ValueError as exc:  # unknown split, or no base module of that split for this task
-        raise ValidationFailed(str(exc), fields={"split": [str(exc)]}) from None
-
-    session = ensure_session(db, session_id, transport, owner)
-    if session.current_episode_id is not None:
-        db.execute(
-            sa.update(Episode)
-            .where(Episode.id == session.current_episode_id, Episode.status == EpisodeStatus.RUNNING)
-            .values(status=EpisodeStatus.ABANDONED, updated_at=utcnow())
-        )
-    spec = env.episode
-    db.add(Episode(
-        id=episode_key,
-        session=session,
-        task=task_name,
-        seed=seed,
-        split=split,
-        owner=owner,
-        code=spec.snippet.code,
-        file_name=spec.snippet.file_name,
-        status=EpisodeStatus.RUNNING,
-        agent=agent,
-        model=model,
-        step_count=0,
-        max_steps=env.task.max_steps,
-        issues_expected=len(spec.issues),
-        cumulative_reward=0.0,
-        state=env.snapshot(),
-    ))
-    try:
-        db.flush()
+        return write_reset(db.connection(), prepared)
     except sqlalchemy.exc.IntegrityError:
-        raise Conflict(f"episode {episode_key!r} or session {session.id!r} was created concurrently") from None
-    # Set after the episode row exists: sessions and episodes reference each other.
-    session.current_episode_id = episode_key
-    db.flush()
-    return StepOutcome(
-        session_id=session.id,
-        episode_id=episode_key,
-        observation=observation,
-        reward=None,
-        done=False,
-        metadata={"task": task_name, "seed": seed, "split": split},
-    )
-
-
-def summary_counters(snapshot: dict[str, Any]) -> dict[str, int]:
-    """The episode row's summary counters, read from an engine snapshot."""
-    return {
-        "reports": len(snapshot["reports"]),
-        "issues_found": len(snapshot["found"]),
-        "false_positives": snapshot["false_positives"],
-        "duplicates": snapshot["duplicates"],
-        "decoys_flagged": snapshot["decoys_flagged"],
-        "hints_used": snapshot["hints_used"],
-    }
+        raise Conflict(f"episode {prepared.episode_id!r} or its session was created concurrently") from None
 
 
 def issue_outcomes(episode_id: str, planted: list[PlantedIssue], found: dict[str, int]) -> list[EpisodeIssue]:
     """One row per planted issue of a finished episode: found or missed, and at which step."""
-    return [
-        EpisodeIssue(
-            episode_id=episode_id, issue_id=issue.id, kind=issue.kind or issue.id, cwe=issue.cwe,
-            issue_type=issue.issue_type.value, severity=issue.severity.value,
-            found=issue.id in found, found_at_step=found.get(issue.id),
-        )
-        for issue in planted
-    ]
+    return [EpisodeIssue(**row) for row in issue_rows(episode_id, planted, found)]
 
 
 def current_episode(db: so.Session, session_id: str, owner: Optional[str] = None) -> Episode:
@@ -203,70 +111,13 @@ def apply_step(db: so.Session, registry: TaskRegistry, episode: Episode, action:
         Conflict: the episode is finished or abandoned, or another step won the race.
         ValidationFailed: the engine rejects the action.
     """
-    if episode.status != EpisodeStatus.RUNNING:
-        raise Conflict(f"episode {episode.id!r} is {episode.status}; call /reset to start a new one")
-    env = CodeReviewerEnv.restore(episode.state, registry)
-    parsed = CodeReviewerAction.from_dict(action)
-    observation, reward, done, info = env.step(parsed)
-
-    seen = episode.step_count
-    snapshot = env.snapshot()
-    values: dict[str, Any] = {
-        "step_count": seen + 1,
-        "state": snapshot,
-        "cumulative_reward": reward.cumulative_reward,
-        "updated_at": utcnow(),
-        **summary_counters(snapshot),
-    }
-    if done:
-        result = env.get_review_result()
-        values.update(
-            status=EpisodeStatus.FINISHED,
-            result=result.to_dict(),
-            completion_score=result.completion_score,
-            success=result.success,
-            finished_at=values["updated_at"],
-        )
-    updated = db.execute(
-        sa.update(Episode)
-        .where(Episode.id == episode.id, Episode.step_count == seen,
-               Episode.status == EpisodeStatus.RUNNING)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if updated.rowcount != 1:
-        raise Conflict(f"another step was applied to episode {episode.id!r} concurrently; retry")
-    db.add(Step(
-        episode_id=episode.id,
-        index=seen + 1,
-        action_type=parsed.action_type.value,
-        action=action,
-        outcome=info["last_outcome"],
-        confidence=parsed.confidence,
-        reward=reward.step_reward,
-        breakdown=reward.breakdown,
-        changes={
-            "feedback": observation.feedback,
-            "hint_text": observation.hint_text,
-            "issues_found": info["issues_found"],
-            "hints_remaining": info["hints_remaining"],
-        },
-        done=done,
-    ))
-    if done:
-        db.add_all(issue_outcomes(episode.id, env.ground_truth(), snapshot["found"]))
+    live = LiveEpisode(episode_id=episode.id, session_id=episode.session_id, status=episode.status,
+                       step_count=episode.step_count, env=CodeReviewerEnv.restore(episode.state, registry))
+    prepared = prepare_step(live, action)
     try:
-        db.flush()
+        return write_step(db.connection(), prepared)
     except sqlalchemy.exc.IntegrityError:
-        raise Conflict(f"step {seen + 1} of episode {episode.id!r} was already recorded; retry") from None
-    return StepOutcome(
-        session_id=episode.session_id,
-        episode_id=episode.id,
-        observation=observation,
-        reward=reward,
-        done=done,
-        metadata={"reward_breakdown": reward.breakdown, "cumulative_reward": reward.cumulative_reward},
-    )
+        raise Conflict(f"step {episode.step_count + 1} of episode {episode.id!r} was already recorded; retry") from None
 
 
 def session_state(db: so.Session, registry: TaskRegistry, session_id: str,

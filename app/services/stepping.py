@@ -1,4 +1,4 @@
-"""The step path, in three parts so that writes can share commits.
+"""The reset and step paths, each in parts so that writes can share commits.
 
 ``read_live`` loads what a step needs (one query, no ORM), ``prepare_step`` runs the engine and
 computes every row to write (no I/O), and ``write_step`` writes them on a connection inside a
@@ -7,6 +7,9 @@ The write succeeds only if the episode is still at the step count it was read at
 WHERE step_count = :seen``), so two overlapping steps never both apply: the loser gets
 :class:`~app.errors.Conflict` and nothing of it is written.
 
+A reset works the same way: ``prepare_reset`` runs the engine, ``write_reset`` writes the
+session and episode rows.
+
 A WebSocket keeps its :class:`LiveEpisode` between messages (a socket is one session), so its
 steps skip the read; if another writer moved the episode meanwhile, the write conflicts and the
 socket reads afresh.
@@ -14,16 +17,18 @@ socket reads afresh.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import sqlalchemy as sa
+import sqlalchemy.exc
 
-from app.auth import is_visible
-from app.env import CodeReviewerAction, CodeReviewerEnv, TaskRegistry
-from app.errors import Conflict, NotFound
+from app.auth import ensure_visible, is_visible
+from app.env import CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, PlantedIssue, TaskRegistry
+from app.env.models import CodeReviewerReward
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step, utcnow
-from app.services.episodes import StepOutcome, issue_outcomes, summary_counters
 
 if TYPE_CHECKING:
     from app.db import Database
@@ -61,6 +66,53 @@ _UPDATE_PROGRESS = _guarded_update(_PROGRESS)
 _UPDATE_FINISHED = _guarded_update(_PROGRESS + _FINISH)
 _INSERT_STEP = sa.insert(STEPS)
 _INSERT_ISSUES = sa.insert(ISSUES)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What a reset or step produced, ready to be put on the wire."""
+
+    session_id: str
+    episode_id: str
+    observation: CodeReviewerObservation
+    reward: Optional[CodeReviewerReward]
+    done: bool
+    metadata: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        """The ``/reset`` and ``/step`` reply."""
+        body: dict[str, Any] = {
+            "observation": self.observation.to_dict(),
+            "reward": self.reward.step_reward if self.reward is not None else None,
+            "done": self.done,
+            "session_id": self.session_id,
+            "episode_id": self.episode_id,
+        }
+        if self.metadata:
+            body["metadata"] = self.metadata
+        return body
+
+
+def summary_counters(snapshot: dict[str, Any]) -> dict[str, int]:
+    """The episode row's summary counters, read from an engine snapshot."""
+    return {
+        "reports": len(snapshot["reports"]),
+        "issues_found": len(snapshot["found"]),
+        "false_positives": snapshot["false_positives"],
+        "duplicates": snapshot["duplicates"],
+        "decoys_flagged": snapshot["decoys_flagged"],
+        "hints_used": snapshot["hints_used"],
+    }
+
+
+def issue_rows(episode_id: str, planted: list[PlantedIssue], found: dict[str, int]) -> list[dict[str, Any]]:
+    """One ``episode_issues`` row per planted issue of a finished episode: found or missed, and when."""
+    return [
+        {"episode_id": episode_id, "issue_id": issue.id, "kind": issue.kind or issue.id, "cwe": issue.cwe,
+         "issue_type": issue.issue_type.value, "severity": issue.severity.value,
+         "found": issue.id in found, "found_at_step": found.get(issue.id)}
+        for issue in planted
+    ]
 
 
 @dataclass
@@ -121,16 +173,12 @@ def prepare_step(live: LiveEpisode, action: dict[str, Any]) -> PreparedStep:
         "step_count": live.step_count + 1, "state": snapshot, "cumulative_reward": reward.cumulative_reward,
         "updated_at": now, **summary_counters(snapshot),
     }
-    issue_rows: list[dict[str, Any]] = []
+    outcomes: list[dict[str, Any]] = []
     if done:
         result = env.get_review_result()
         values.update(status=EpisodeStatus.FINISHED, result=result.to_dict(),
                       completion_score=result.completion_score, success=result.success, finished_at=now)
-        issue_rows = [
-            {column: getattr(issue, column) for column in
-             ("episode_id", "issue_id", "kind", "cwe", "issue_type", "severity", "found", "found_at_step")}
-            for issue in issue_outcomes(live.episode_id, env.ground_truth(), snapshot["found"])
-        ]
+        outcomes = issue_rows(live.episode_id, env.ground_truth(), snapshot["found"])
     step_row = {
         "episode_id": live.episode_id, "index": live.step_count + 1, "action_type": parsed.action_type.value,
         "action": action, "outcome": info["last_outcome"], "confidence": parsed.confidence,
@@ -143,7 +191,7 @@ def prepare_step(live: LiveEpisode, action: dict[str, Any]) -> PreparedStep:
         session_id=live.session_id, episode_id=live.episode_id, observation=observation, reward=reward,
         done=done, metadata={"reward_breakdown": reward.breakdown, "cumulative_reward": reward.cumulative_reward},
     )
-    return PreparedStep(live=live, outcome=outcome, values=values, step_row=step_row, issue_rows=issue_rows)
+    return PreparedStep(live=live, outcome=outcome, values=values, step_row=step_row, issue_rows=outcomes)
 
 
 def write_step(connection: sa.Connection, prepared: PreparedStep) -> StepOutcome:
@@ -197,3 +245,109 @@ def _step_once(database: "Database", live: LiveEpisode, action: dict[str, Any]) 
     outcome = database.write(lambda connection: write_step(connection, prepared))
     advance(live, prepared)
     return outcome, live
+
+
+@dataclass
+class PreparedReset:
+    """A new episode made by the engine, waiting to be written."""
+
+    env: CodeReviewerEnv
+    observation: CodeReviewerObservation
+    episode_id: str
+    episode_id_requested: bool
+    session_id: Optional[str]
+    task: str
+    seed: Optional[int]
+    split: str
+    agent: Optional[str]
+    model: Optional[str]
+    transport: str
+    owner: Optional[str]
+
+
+def prepare_reset(registry: TaskRegistry, *, task: Optional[str] = None, session_id: Optional[str] = None,
+                  seed: Optional[int] = None, split: str = "train", episode_id: Optional[str] = None,
+                  agent: Optional[str] = None, model: Optional[str] = None, transport: str = "http",
+                  owner: Optional[str] = None) -> PreparedReset:
+    """Start the engine on a new episode (no I/O).
+
+    Raises:
+        ValidationFailed: unknown task or split (the message names the valid ones).
+    """
+    task_name = task or registry.names()[0]
+    try:
+        env = CodeReviewerEnv(task_name=task_name, registry=registry)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), fields={"task": [str(exc)]}) from None
+    key = episode_id or str(uuid.uuid4())
+    try:
+        observation = env.reset(seed=seed, episode_id=key, split=split)
+    except ValueError as exc:  # unknown split, or no base module of that split for this task
+        raise ValidationFailed(str(exc), fields={"split": [str(exc)]}) from None
+    return PreparedReset(env=env, observation=observation, episode_id=key, episode_id_requested=episode_id is not None,
+                         session_id=session_id, task=task_name, seed=seed, split=split, agent=agent, model=model,
+                         transport=transport, owner=owner)
+
+
+def write_reset(connection: sa.Connection, prepared: PreparedReset) -> StepOutcome:
+    """Write the new episode and make it its session's current one (the session is created
+    when absent; its previous episode, if still running, becomes abandoned). No commit.
+
+    Raises:
+        NotFound: ``session_id`` is another owner's.
+        Conflict: the session is closed, or ``episode_id`` already exists. Nothing is written.
+    """
+    session_id = prepared.session_id
+    existing = None
+    if session_id is not None:
+        existing = connection.execute(
+            sa.select(SESSIONS.c.owner, SESSIONS.c.closed_at, SESSIONS.c.current_episode_id)
+            .where(SESSIONS.c.id == session_id)).first()
+    if existing is not None:
+        ensure_visible(existing.owner, prepared.owner, f"unknown session {session_id!r}")
+        if existing.closed_at is not None:
+            raise Conflict(f"session {session_id!r} is closed")
+    if prepared.episode_id_requested and connection.execute(
+            sa.select(EPISODES.c.id).where(EPISODES.c.id == prepared.episode_id)).first() is not None:
+        raise Conflict(f"episode {prepared.episode_id!r} already exists")
+    now = utcnow()
+    session_id = session_id or str(uuid.uuid4())
+    if existing is None:
+        connection.execute(sa.insert(SESSIONS), {"id": session_id, "transport": prepared.transport,
+                                                 "owner": prepared.owner, "created_at": now, "updated_at": now})
+    elif existing.current_episode_id is not None:
+        connection.execute(
+            sa.update(EPISODES)
+            .where(EPISODES.c.id == existing.current_episode_id, EPISODES.c.status == EpisodeStatus.RUNNING)
+            .values(status=EpisodeStatus.ABANDONED, updated_at=now))
+    env = prepared.env
+    spec = env.episode
+    connection.execute(sa.insert(EPISODES), {
+        "id": prepared.episode_id, "session_id": session_id, "task": prepared.task, "seed": prepared.seed,
+        "split": prepared.split, "owner": prepared.owner, "code": spec.snippet.code,
+        "file_name": spec.snippet.file_name, "status": EpisodeStatus.RUNNING, "agent": prepared.agent,
+        "model": prepared.model, "step_count": 0, "max_steps": env.task.max_steps,
+        "issues_expected": len(spec.issues), "cumulative_reward": 0.0, "state": env.snapshot(),
+        "created_at": now, "updated_at": now,
+    })
+    connection.execute(sa.update(SESSIONS).where(SESSIONS.c.id == session_id)
+                       .values(current_episode_id=prepared.episode_id, updated_at=now))
+    return StepOutcome(session_id=session_id, episode_id=prepared.episode_id, observation=prepared.observation,
+                       reward=None, done=False,
+                       metadata={"task": prepared.task, "seed": prepared.seed, "split": prepared.split})
+
+
+def reset_session(database: "Database", registry: TaskRegistry, **args: Any) -> tuple[StepOutcome, LiveEpisode]:
+    """Start an episode (arguments of :func:`prepare_reset`) and return once it is committed,
+    with the episode ready for its first step.
+
+    Raises:
+        ValidationFailed, NotFound, Conflict: as :func:`prepare_reset` and :func:`write_reset`.
+    """
+    prepared = prepare_reset(registry, **args)
+    try:
+        outcome = database.write(lambda connection: write_reset(connection, prepared))
+    except sqlalchemy.exc.IntegrityError:
+        raise Conflict(f"episode {prepared.episode_id!r} or its session was created concurrently") from None
+    return outcome, LiveEpisode(episode_id=outcome.episode_id, session_id=outcome.session_id,
+                                status=EpisodeStatus.RUNNING, step_count=0, env=prepared.env)

@@ -311,6 +311,8 @@ def _early_return(line: str) -> Optional[str]:
 
 _RESERVED = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "//=", "%=", "**="})
+_SELF_OPERATIONS = frozenset({"+", "-", "*", "/", "//", "%", "**", "==", "!=", "<", ">", "<=", ">=",
+                              "&", "|", "^", "in", "is", "and", "or"})
 
 
 def _line_tokens(code: str) -> Optional[list[tokenize.TokenInfo]]:
@@ -385,11 +387,11 @@ def _wrong_variable(which: str) -> Callable[[str], Optional[str]]:
         target = order[0]
         source = next(i for i in order[1:] if tokens[i].string != tokens[target].string)
         new_name = tokens[source].string
-        # `x - x`, `x in x`: an operation of a value with itself reads as a typo, not a slip.
+        # `x - x`, `x in x`: an operation of a value with itself reads as a typo, not a slip
+        # (`f(x, x)` stays: passing one value twice is a plausible mistake).
         for neighbour in (target - 2, target + 2):
             middle = tokens[(target + neighbour) // 2] if 0 <= neighbour < len(tokens) else None
-            if middle is not None and tokens[neighbour].string == new_name and (
-                    middle.type == tokenize.OP or middle.string in ("in", "is", "and", "or")):
+            if middle is not None and tokens[neighbour].string == new_name and middle.string in _SELF_OPERATIONS:
                 return None
         indent = _indent(code)
         offset = len(indent)

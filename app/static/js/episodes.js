@@ -14,7 +14,7 @@ function row(item) {
     el("td", {}, item.task),
     el("td", {}, item.split),
     el("td", { class: "num" }, item.seed === null ? "–" : String(item.seed)),
-    el("td", {}, labels),
+    el("td", { class: "wrap" }, labels),
     el("td", {}, item.status),
     el("td", { class: "num" }, fixed(item.completion_score)),
     el("td", {}, yesNo(item.success)),

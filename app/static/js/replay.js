@@ -71,8 +71,9 @@ function stepButton(position, label, reward) {
   return button;
 }
 
-function field(label, value) {
-  return el("div", {}, el("dt", {}, label), el("dd", {}, value === null || value === undefined || value === "" ? "–" : String(value)));
+function field(label, value, wide = false) {
+  return el("div", { class: wide ? "wide" : null },
+    el("dt", {}, label), el("dd", {}, value === null || value === undefined || value === "" ? "–" : String(value)));
 }
 
 function renderStep() {
@@ -117,13 +118,13 @@ function renderStep() {
         field("Issue type", String(issue.issue_type).replace(/_/g, " ")),
         field("Severity", issue.severity),
         field("Confidence", step.action.confidence ?? "–"),
-        field("Description", issue.description),
-        field("Suggested fix", issue.suggested_fix));
+        field("Description", issue.description, true),
+        field("Suggested fix", issue.suggested_fix, true));
       view.mark(issue.line_number, "current");
       view.row(issue.line_number)?.scrollIntoView({ block: "center" });
     }
     rows.push(field("Breakdown", Object.entries(step.breakdown || {})
-      .map(([name, value]) => `${name.replace(/_/g, " ")} ${signed(value)}`).join(", ")));
+      .map(([name, value]) => `${name.replace(/_/g, " ")} ${signed(value)}`).join(", "), true));
     if (check) {
       rows.push(field("Replayed reward", check.replayed_reward === null ? `failed: ${check.error || ""}` : signed(check.replayed_reward)),
         field("Replay", check.identical ? "identical" : "diverged"));

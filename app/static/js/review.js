@@ -1,7 +1,7 @@
 // The Review page: play one episode over the WebSocket endpoint, or over REST when the socket
 // cannot be opened, is lost, or an API key is set (browsers cannot send headers on a socket).
 
-import { api, apiKey, ApiError, fillTaskSelect, onApiKeyChange } from "./api.js";
+import { api, apiKey, ApiError, askForApiKey, fillTaskSelect, onApiKeyChange } from "./api.js";
 import { CodeView } from "./code.js";
 import { el, fixed, OUTCOME_LABELS, percent, setText, showError, signed, yesNo } from "./dom.js";
 
@@ -84,6 +84,7 @@ class SocketTransport {
   static unwrap(reply) {
     if (reply.type === "error") {
       const data = reply.data || {};
+      if (data.status === 401) askForApiKey(data.message);
       throw new ApiError(data.status || 400, data.reason || data.code, data.message, data.fields);
     }
     const data = reply.data;
@@ -116,6 +117,11 @@ class SocketTransport {
       this.socket.close();
     }
   }
+}
+
+/** Whether an error means the socket is unusable (lost, or refused for capacity). */
+function isSocketFailure(error) {
+  return error instanceof ApiError && (error.code === "SOCKET_CLOSED" || error.code === "CAPACITY_REACHED");
 }
 
 const page = {
@@ -222,7 +228,8 @@ async function startEpisode(event) {
     try {
       body = await transport.reset(args);
     } catch (error) {
-      if (!(error instanceof ApiError) || error.code !== "SOCKET_CLOSED") throw error;
+      if (!isSocketFailure(error)) throw error;
+      transport.close();
       page.socketFailed = true;
       page.transport = new RestTransport("the WebSocket connection was lost");
       showTransport();
@@ -260,7 +267,8 @@ async function sendAction(action) {
     try {
       body = await page.transport.step(page.sessionId, action);
     } catch (error) {
-      if (!(error instanceof ApiError) || error.code !== "SOCKET_CLOSED") throw error;
+      if (!isSocketFailure(error)) throw error;
+      page.transport.close();
       // The step may or may not have been applied: read the session's state rather than
       // repeating it, then continue over REST.
       page.socketFailed = true;

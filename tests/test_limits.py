@@ -1,0 +1,146 @@
+"""Limits: body size, text length, issues per episode, open sockets and message rate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from app.env import load_registry
+from app.ws import MessageRate
+
+SYNTAX = load_registry().get("syntax_check")
+
+
+def error_of(response) -> dict:  # type: ignore[no-untyped-def]
+    body = response.get_json()
+    assert response.mimetype == "application/json" and set(body) == {"error"}
+    return body["error"]
+
+
+def exchange(ws, frame) -> dict:  # type: ignore[no-untyped-def]
+    ws.send(json.dumps(frame))
+    return json.loads(ws.recv(timeout=10))
+
+
+def identify(session_id: str, line: int, **issue_fields) -> dict:  # type: ignore[no-untyped-def]
+    return {"session_id": session_id, "action": {"action_type": "identify_issue", "issue": {
+        "line_number": line, "issue_type": "syntax_error", "severity": "high", **issue_fields}}}
+
+
+@pytest.mark.parametrize("path", ["/reset", "/step", "/mcp"])
+def test_a_body_over_the_limit_is_413_in_the_one_error_shape(make_app, path: str) -> None:  # type: ignore[no-untyped-def]
+    client = make_app(MAX_CONTENT_LENGTH=1024).test_client()
+    response = client.post(path, data=json.dumps({"padding": "x" * 2000}), content_type="application/json")
+    assert response.status_code == 413
+    error = error_of(response)
+    assert error["code"] == "PAYLOAD_TOO_LARGE" and error["message"]
+
+
+def test_the_default_body_limit_is_64_kib(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.application.config["MAX_CONTENT_LENGTH"] == 64 * 1024
+    small = client.post("/reset", data=json.dumps({"agent": "a" * 100}), content_type="application/json")
+    assert small.status_code == 200
+    big = client.post("/reset", data=" " * (64 * 1024 + 1), content_type="application/json")
+    assert big.status_code == 413 and error_of(big)["code"] == "PAYLOAD_TOO_LARGE"
+
+
+@pytest.mark.parametrize("field", ["description", "suggested_fix"])
+def test_text_longer_than_2000_characters_is_422_naming_the_field(client, field: str) -> None:  # type: ignore[no-untyped-def]
+    client.post("/reset", json={"session_id": "long"})
+    at_limit = client.post("/step", json=identify("long", 3, **{field: "x" * 2000}))
+    assert at_limit.status_code == 200
+    over = client.post("/step", json=identify("long", 4, **{field: "x" * 2001}))
+    assert over.status_code == 422
+    error = error_of(over)
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["fields"] == {"action": {"issue": {field: ["Longer than maximum length 2000."]}}}
+    assert client.get("/state?session_id=long").get_json()["step_count"] == 1
+
+
+def test_issues_per_episode_are_bounded_by_max_steps(client) -> None:  # type: ignore[no-untyped-def]
+    """Every report is a step, and an episode ends at its task's max_steps: no separate cap."""
+    client.post("/reset", json={"session_id": "cap", "task": "syntax_check"})
+    replies = [client.post("/step", json=identify("cap", line)) for line in range(1, SYNTAX.max_steps + 1)]
+    assert all(reply.status_code == 200 for reply in replies)
+    assert replies[-1].get_json()["done"] is True and not any(r.get_json()["done"] for r in replies[:-1])
+    over = client.post("/step", json=identify("cap", SYNTAX.max_steps + 1))
+    assert over.status_code == 409
+    error = error_of(over)
+    assert error["code"] == "CONFLICT" and "finished" in error["message"] and "/reset" in error["message"]
+    assert client.get("/result?session_id=cap").get_json()["steps_used"] == SYNTAX.max_steps
+
+
+def test_sockets_beyond_the_per_process_limit_get_capacity_reached(make_app, serve) -> None:  # type: ignore[no-untyped-def]
+    address = serve(make_app(WS_MAX_CONNECTIONS=1))
+    with connect(f"ws://{address}/ws") as first:
+        assert exchange(first, {"type": "state"})["type"] == "state"
+        with connect(f"ws://{address}/ws") as second:
+            refused = json.loads(second.recv(timeout=10))
+            assert refused["type"] == "error" and refused["data"]["code"] == "CAPACITY_REACHED"
+            assert refused["data"]["max_sessions"] == 1
+            with pytest.raises(ConnectionClosed) as closed:
+                second.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    # The slot is released when a socket closes.
+    with connect(f"ws://{address}/ws") as again:
+        assert exchange(again, {"type": "state"})["type"] == "state"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_message_rate_token_bucket() -> None:
+    clock = FakeClock()
+    rate = MessageRate(rate=2, burst=3, clock=clock)
+    assert [rate.allow() for _ in range(4)] == [True, True, True, False]
+    assert rate.refused_in_a_row == 1
+    clock.now += 0.5  # one token back at 2 a second
+    assert rate.allow() is True and rate.refused_in_a_row == 0
+    assert rate.allow() is False
+    clock.now += 60  # refills up to the burst, not beyond
+    assert [rate.allow() for _ in range(4)] == [True, True, True, False]
+    unlimited = MessageRate(rate=0, burst=1, clock=clock)
+    assert all(unlimited.allow() for _ in range(1000))
+
+
+def test_a_socket_over_its_message_rate_gets_rate_limited_then_closed(make_app, serve) -> None:  # type: ignore[no-untyped-def]
+    address = serve(make_app(WS_MAX_MESSAGES_PER_SECOND=1, WS_MESSAGE_BURST=3, WS_RATE_LIMIT_CLOSE_AFTER=4))
+    with connect(f"ws://{address}/ws") as ws:
+        assert [exchange(ws, {"type": "state"})["type"] for _ in range(3)] == ["state"] * 3
+        limited = exchange(ws, {"type": "state"})
+        assert limited["type"] == "error" and limited["data"]["code"] == "RATE_LIMITED"
+        assert limited["data"]["message"] and limited["data"]["retry_after"] == 1.0
+        for _ in range(3):  # four refusals in a row: the socket is closed
+            assert exchange(ws, {"type": "state"})["data"]["code"] == "RATE_LIMITED"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+def test_the_default_message_rate_lets_a_fast_client_play(make_app, serve) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    assert app.config["WS_MAX_MESSAGES_PER_SECOND"] >= 100 and app.config["WS_MESSAGE_BURST"] >= 150
+    with connect(f"ws://{serve(app)}/ws") as ws:
+        replies = [exchange(ws, {"type": "state"})["type"] for _ in range(150)]
+    assert replies == ["state"] * 150
+
+
+def test_frames_over_the_message_limit_get_an_error_and_far_over_it_close(make_app, serve) -> None:  # type: ignore[no-untyped-def]
+    address = serve(make_app(WS_MAX_MESSAGE_BYTES=1024))
+    with connect(f"ws://{address}/ws") as ws:
+        over = exchange(ws, {"type": "reset", "data": {"agent": "x" * 2000}})
+        assert over["type"] == "error" and over["data"]["code"] == "VALIDATION_ERROR"
+        assert "1024" in over["data"]["message"]
+        assert exchange(ws, {"type": "state"})["type"] == "state"
+        ws.send("x" * (16 * 1024 + 1))  # sixteen times the limit: a flood
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

@@ -10,7 +10,10 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '7860')}")
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+# SQLite has one writer at a time: within one process writers queue on a lock, across
+# processes they would meet SQLite's sleeping busy handler, so SQLite gets one worker.
+_sqlite = os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite")
+workers = int(os.environ.get("GUNICORN_WORKERS") or (1 if _sqlite else 2))
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 os.environ.setdefault("WS_MAX_CONNECTIONS", str(max(1, threads - 4)))
 # A worker that stops answering its heartbeat for this long is replaced.

@@ -37,7 +37,10 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> "Flask":
     from app.web import init_web
     from app.ws import init_ws
 
+    from app.jsonio import FastJSONProvider
+
     app = Flask(__name__, instance_path=str(settings.PROJECT_ROOT / "instance"))
+    app.json = FastJSONProvider(app)
     app.config.update(settings.from_environment())
     if config:
         app.config.update(config)

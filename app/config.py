@@ -45,8 +45,11 @@ def from_environment() -> dict[str, Any]:
         "API_KEYS": os.environ.get("API_KEYS", ""),
         "ADMIN_API_KEYS": os.environ.get("ADMIN_API_KEYS", ""),
         "DB_POOL_SIZE": _int_env("DB_POOL_SIZE", 10),
-        # FULL: a commit is on disk before the reply, power loss included.
-        "SQLITE_SYNCHRONOUS": os.environ.get("SQLITE_SYNCHRONOUS", "FULL"),
+        # NORMAL (with WAL): a committed step survives the process being killed (the reply is
+        # sent after the commit), but the last commits may be lost if the machine itself loses
+        # power. FULL adds an fsync per commit and survives that too; Postgres is the durable
+        # production store.
+        "SQLITE_SYNCHRONOUS": os.environ.get("SQLITE_SYNCHRONOUS", "NORMAL"),
         "TASKS_DIR": os.environ.get("CODEREVIEW_TASKS_DIR"),
         # Adds X-Served-By (the worker's pid) to responses: lets tests see which worker served.
         "SERVED_BY_HEADER": os.environ.get("SERVED_BY_HEADER", "") == "1",

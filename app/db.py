@@ -141,10 +141,12 @@ class Database:
 
     def __init__(
         self, url: str, busy_timeout_ms: int = 5000, pool_size: int = 10,
-        sqlite_synchronous: str = "FULL",
+        sqlite_synchronous: str = "NORMAL",
     ) -> None:
         self.url = sa.engine.make_url(url)
-        options: dict[str, Any] = {}
+        from app.jsonio import dumps_text
+
+        options: dict[str, Any] = {"json_serializer": dumps_text}
         if self.is_sqlite:
             options["connect_args"] = {"check_same_thread": False}
         else:

@@ -21,6 +21,7 @@ from simple_websocket import ConnectionClosed
 from app.auth import current_owner
 from app.db import get_database
 from app.env import TaskRegistry
+from app.jsonio import dumps_text
 from app.errors import DomainError, ValidationFailed, error_body, from_exception
 from app.schemas import ActionSchema, ResetRequestSchema
 from app.services import episodes, stepping
@@ -39,6 +40,7 @@ CAPACITY_REACHED = "CAPACITY_REACHED"
 RATE_LIMITED = "RATE_LIMITED"
 # Frames longer than this many times WS_MAX_MESSAGE_BYTES close the socket instead.
 HARD_FRAME_FACTOR = 16
+RECEIVE_POLL_SECONDS = 2.0
 
 reset_schema = ResetRequestSchema()
 action_schema = ActionSchema()
@@ -278,7 +280,11 @@ def review_socket(ws: Any) -> None:
                            app.config.get("WS_MESSAGE_BURST", 1))
         close_after = app.config.get("WS_RATE_LIMIT_CLOSE_AFTER", 0)
         while True:
-            raw = ws.receive()
+            # A timeout, so that a close simple_websocket starts itself (frame over the hard
+            # limit) cannot leave this thread waiting forever: the next wait sees it.
+            raw = ws.receive(timeout=RECEIVE_POLL_SECONDS)
+            if raw is None:
+                continue
             if not rate.allow():
                 ws.send(json.dumps(error_frame(
                     RATE_LIMITED, f"Too many messages: at most {rate.rate} a second (bursts of {rate.burst})",
@@ -289,7 +295,7 @@ def review_socket(ws: Any) -> None:
                 continue
             reply, keep_open = connection.handle(raw)
             if reply is not None:
-                ws.send(json.dumps(reply, default=str))
+                ws.send(dumps_text(reply))
             if not keep_open:
                 ws.close(reason=1000, message="closed by client request")
                 return

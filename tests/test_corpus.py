@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -83,6 +84,21 @@ def test_generated_episodes_have_the_tasks_shape(name: str, split: str) -> None:
             assert not planted & {d.line_number for d in episode.decoys}
 
 
+def _plants(variant, fix: str, planted: str, context: RewriteContext) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``variant`` turns ``fix`` into ``planted``, whatever the episode's literal spelling.
+
+    Literals are respelled after planting; a line left with an open string keeps the module's
+    spelling after the break, so the plain-text spelling is compared as well.
+    """
+    def crude(text: str) -> str:
+        return re.sub(r"(?<=\d)_(?=\d)", "", text).replace("'", '"')
+
+    canonical = vary_line(variant.apply(vary_line(fix, CANONICAL), context) or "", CANONICAL)
+    if canonical == vary_line(planted, CANONICAL):
+        return True
+    return crude(variant.apply(crude(fix), context) or "") == crude(planted)
+
+
 def test_held_out_variants_never_appear_in_train() -> None:
     held_out = {(op.name, v.name) for op in OPERATORS_BY_NAME.values() for v in op.variants if "train" not in v.splits}
     assert held_out
@@ -93,10 +109,8 @@ def test_held_out_variants_never_appear_in_train() -> None:
             lines = episode.snippet.code.split("\n")
             for issue in episode.issues:
                 operator = OPERATORS_BY_NAME[issue.kind]
-                # Literal spelling is varied after planting: compare both sides in one spelling.
-                planted = vary_line(lines[issue.line_number - 1], CANONICAL)
-                produced = {v.name for v in operator.variants
-                            if vary_line(v.apply(vary_line(issue.fix, CANONICAL), context) or "", CANONICAL) == planted}
+                planted = lines[issue.line_number - 1]
+                produced = {v.name for v in operator.variants if _plants(v, issue.fix, planted, context)}
                 assert produced, (name, seed, issue.kind)
                 assert any((issue.kind, v) not in held_out for v in produced), (name, seed, issue.kind)
 

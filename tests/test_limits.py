@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import time
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -10,6 +12,8 @@ from websockets.sync.client import connect
 
 from app.env import load_registry
 from app.ws import MessageRate
+
+from conftest import LiveServer
 
 SYNTAX = load_registry().get("syntax_check")
 
@@ -133,14 +137,32 @@ def test_the_default_message_rate_lets_a_fast_client_play(make_app, serve) -> No
     assert replies == ["state"] * 150
 
 
-def test_frames_over_the_message_limit_get_an_error_and_far_over_it_close(make_app, serve) -> None:  # type: ignore[no-untyped-def]
-    address = serve(make_app(WS_MAX_MESSAGE_BYTES=1024))
-    with connect(f"ws://{address}/ws") as ws:
-        over = exchange(ws, {"type": "reset", "data": {"agent": "x" * 2000}})
-        assert over["type"] == "error" and over["data"]["code"] == "VALIDATION_ERROR"
-        assert "1024" in over["data"]["message"]
-        assert exchange(ws, {"type": "state"})["type"] == "state"
-        ws.send("x" * (16 * 1024 + 1))  # sixteen times the limit: a flood
-        with pytest.raises(ConnectionClosed) as closed:
-            ws.recv(timeout=10)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+def test_frames_over_the_message_limit_get_an_error_and_far_over_it_close(tmp_path, sqlite_template) -> None:  # type: ignore[no-untyped-def]
+    """Under gunicorn: a frame over WS_MAX_MESSAGE_BYTES is an error frame; one sixteen times
+    over closes the socket (1009) and its slot is released."""
+    shutil.copy(sqlite_template, tmp_path / "frames.db")
+    server = LiveServer(f"sqlite:///{tmp_path / 'frames.db'}", workers=1, threads=4,
+                        extra_env={"WS_MAX_MESSAGE_BYTES": "1024", "WS_MAX_CONNECTIONS": "1"})
+    try:
+        with connect(server.ws_url) as ws:
+            over = exchange(ws, {"type": "reset", "data": {"agent": "x" * 2000}})
+            assert over["type"] == "error" and over["data"]["code"] == "VALIDATION_ERROR"
+            assert "1024" in over["data"]["message"]
+            assert exchange(ws, {"type": "state"})["type"] == "state"
+            ws.send("x" * (16 * 1024 + 1))
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        deadline = time.monotonic() + 10
+        while True:  # the closed socket's slot comes back (the handler notices within seconds)
+            with connect(server.ws_url) as ws:
+                try:
+                    reply = exchange(ws, {"type": "state"})
+                except ConnectionClosed:  # refused at capacity while the request was sent
+                    reply = {"type": "refused"}
+            if reply["type"] == "state" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert reply["type"] == "state", reply
+    finally:
+        server.stop()

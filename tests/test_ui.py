@@ -336,6 +336,16 @@ def test_review_falls_back_to_rest_and_overlays_misses(ui_server, open_page) -> 
     assert page.locator("#code .line.mark-missed").count() == len(SYNTAX_ISSUES)
     assert page.locator("#code .line.mark-false-positive").count() == 1
     assert page.locator(".note-missed").count() == len(SYNTAX_ISSUES)
+    # A second episode (a generated one) starts from a clean slate.
+    page.fill("#seed", "7")
+    page.click("#start")
+    page.wait_for_function("() => !document.getElementById('open-report').disabled")
+    assert page.locator("#code .line.mark-missed, #reports li, #code .note").count() == 0
+    assert page.locator("#result").is_hidden()
+    page.click('#code .line[data-line="3"] .src')
+    page.locator("#report-dialog").wait_for(state="visible")
+    assert page.input_value("#line-number") == "3"
+    page.click("#report-cancel")
     assert watched.errors == []
 
 
@@ -502,6 +512,14 @@ def test_replay_an_episode_step_by_step(ui_server, open_page) -> None:  # type: 
     assert page.locator("#code .line.mark-found").count() == 2
     assert page.locator("#code .line.mark-missed").count() == len(SYNTAX_ISSUES) - 2
     assert page.locator("#code .line.mark-false-positive").count() == 1
+    page.click('#steps button[data-position="4"]')
+    assert page.get_attribute("#code .line.current", "data-line") == str(second.line_number)
+    page.set_viewport_size({"width": 1366, "height": 500})  # a short code box: it must scroll
+    page.click("#first")
+    page.click('#steps button[data-position="4"]')
+    box, line = page.locator("#code").bounding_box(), page.locator("#code .line.current").bounding_box()
+    assert box["y"] <= line["y"] and line["y"] + line["height"] <= box["y"] + box["height"]
+    page.set_viewport_size({"width": 1366, "height": 900})
     page.click('#steps button[data-position="1"]')
     assert page.text_content("#position") == "Step 1 of 5"
     capture(page, "replay")

@@ -98,6 +98,9 @@ export function tokenizeLine(text, open) {
   return { tokens, open };
 }
 
+// The view drawn in each container, so a new one can remove the old one's listeners.
+const views = new WeakMap();
+
 /**
  * A code view: one row per line, each holding its number and its coloured text.
  */
@@ -109,6 +112,9 @@ export class CodeView {
    *   buttons (click, or arrow keys and Enter) that report on that line
    */
   constructor(container, code, { onActivate } = {}) {
+    views.get(container)?.dispose();
+    views.set(container, this);
+    this.listeners = new AbortController();
     this.container = container;
     this.lines = code.replace(/\r\n?/g, "\n").split("\n");
     if (this.lines.length > 1 && this.lines[this.lines.length - 1] === "") this.lines.pop();
@@ -137,14 +143,20 @@ export class CodeView {
     if (this.onActivate) this.wireKeyboard();
   }
 
+  /** Stop listening to the container (a new view replaces this one). */
+  dispose() {
+    this.listeners.abort();
+  }
+
   wireKeyboard() {
+    const options = { signal: this.listeners.signal };
     this.container.addEventListener("click", (event) => {
       const row = event.target.closest(".line");
       if (!row || !this.container.contains(row)) return;
       const number = Number(row.dataset.line);
       this.focusLine(number, false);
       this.onActivate(number);
-    });
+    }, options);
     this.container.addEventListener("keydown", (event) => {
       const button = event.target.closest(".ln");
       if (!button) return;
@@ -157,7 +169,7 @@ export class CodeView {
       if (target === null) return;
       event.preventDefault();
       this.focusLine(Math.min(Math.max(target, 1), this.rows.length), true);
-    });
+    }, options);
   }
 
   /** Make `number` the line that Tab reaches (and focus it when `focus`). */

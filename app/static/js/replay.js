@@ -121,7 +121,7 @@ function renderStep() {
         field("Description", issue.description, true),
         field("Suggested fix", issue.suggested_fix, true));
       view.mark(issue.line_number, "current");
-      view.row(issue.line_number)?.scrollIntoView({ block: "center" });
+      scrollToLine(issue.line_number);
     }
     rows.push(field("Breakdown", Object.entries(step.breakdown || {})
       .map(([name, value]) => `${name.replace(/_/g, " ")} ${signed(value)}`).join(", "), true));
@@ -134,6 +134,14 @@ function renderStep() {
   }
   const bars = document.querySelectorAll("#reward-chart .ct-bar");
   bars.forEach((bar, index) => bar.classList.toggle("ct-current", index === position - 1));
+}
+
+/** Bring a line into the middle of the code box, without moving the page. */
+function scrollToLine(number) {
+  const container = document.getElementById("code");
+  const row = state.view.row(number);
+  if (!row) return;
+  container.scrollTop = Math.max(0, row.offsetTop - (container.clientHeight - row.offsetHeight) / 2);
 }
 
 function show(position) {

@@ -31,8 +31,8 @@ def provision(db: sqlite3.Connection, serial: str, model: str) -> str:
 
 def authenticate(db: sqlite3.Connection, token: str) -> str | None:
     """Serial of the active device holding `token`, else None."""
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    cur = db.execute("SELECT serial FROM devices WHERE token_digest = ? AND status = 'active'", (digest,))
+    presented = hashlib.sha256(token.encode()).hexdigest()
+    cur = db.execute("SELECT serial FROM devices WHERE token_digest = ? AND status = 'active'", (presented,))
     row = cur.fetchone()
     return None if row is None else row[0]
 

@@ -270,6 +270,7 @@ class _Link:
     downstream: socket.socket
     upstream: socket.socket
     directions_done: int = 0
+    reply_lost: bool = False  # the next bytes from upstream are dropped and the link broken
 
     @property
     def sockets(self) -> tuple[socket.socket, socket.socket]:
@@ -297,6 +298,7 @@ class TcpProxy:
         self.open.set()
         self.refused = 0
         self.hold = False
+        self._lose_reply_to: Optional[bytes] = None
         self._held: list[socket.socket] = []
         self._closing = threading.Event()
         self._lock = threading.Lock()
@@ -341,7 +343,11 @@ class TcpProxy:
     def _relay(self, link: "_Link", source: socket.socket, sink: socket.socket) -> None:
         try:
             while chunk := source.recv(65536):
+                if source is link.upstream and link.reply_lost:
+                    break
                 sink.sendall(chunk)
+                if source is link.downstream and self._loses_reply_to(chunk):
+                    link.reply_lost = True
         except OSError:
             pass
         # Shutting both down wakes the other direction's recv; the last one out closes.
@@ -354,6 +360,19 @@ class TcpProxy:
         if last:
             for sock in link.sockets:
                 sock.close()
+
+    def lose_reply_to(self, marker: bytes) -> None:
+        """The next message sent upstream that contains ``marker`` is delivered, but its reply is
+        not: the connection breaks first (once)."""
+        with self._lock:
+            self._lose_reply_to = marker
+
+    def _loses_reply_to(self, chunk: bytes) -> bool:
+        with self._lock:
+            if self._lose_reply_to is None or self._lose_reply_to not in chunk:
+                return False
+            self._lose_reply_to = None
+            return True
 
     def cut(self, hold: bool = False) -> None:
         """Break every live connection; refuse new ones, or with ``hold`` leave them unanswered."""
@@ -665,3 +684,22 @@ def test_64_concurrent_clients_with_racing_pairs_lose_and_duplicate_nothing(data
             assert totals[pair.session_id] == pytest.approx(sum(ack.reward for ack in mine))
     finally:
         server.stop()
+
+
+def test_a_step_whose_commit_reply_is_lost_is_not_called_a_lost_race(proxied_postgres: Proxied) -> None:
+    server, proxy = proxied_postgres.server, proxied_postgres.proxy
+    with requests.Session() as http:
+        assert http.post(f"{server.url}/reset", json={"session_id": "unsure"}, timeout=30).status_code == 200
+        assert http.post(f"{server.url}/step", json={"session_id": "unsure", "action": identify(1)},
+                         timeout=30).status_code == 200
+        # Postgres commits the step, but the acknowledgement of COMMIT never reaches the service.
+        proxy.lose_reply_to(b"COMMIT")
+        response = http.post(f"{server.url}/step", json={"session_id": "unsure", "action": identify(2)},
+                             timeout=30)
+        stored = http.get(f"{server.url}/state", params={"session_id": "unsure"}, timeout=30).json()["step_count"]
+    print(response.status_code, response.text[-300:], stored, proxy._lose_reply_to)
+    # The service cannot know whether the step applied: it must not claim another step won.
+    assert stored in (1, 2)
+    assert response.status_code != 409, (response.text, stored)
+    if response.status_code == 200:
+        assert stored == 2

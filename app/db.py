@@ -60,6 +60,9 @@ class GroupCommitter:
         self._changed = threading.Condition()
         self._pending: list[_WriteJob[Any]] = []
         self._busy = False
+        # One connection kept for the batches (only the leader of the moment uses it): no pool
+        # checkout, reset or pre-ping per commit. Replaced once the driver reports it broken.
+        self._connection: Optional[sa.Connection] = None
 
     def run(self, work: Callable[[sa.Connection], T]) -> T:
         """Run ``work`` in a committed transaction shared with concurrent callers; return its result."""
@@ -87,25 +90,57 @@ class GroupCommitter:
         return job.result  # type: ignore[return-value]
 
     def _execute(self, batch: list[_WriteJob[Any]]) -> None:
-        from app.errors import DomainError
+        from app.errors import DomainError, Unavailable
 
         with self._gate if self._gate is not None else _NO_GATE:
+            committing = False
             try:
-                with self._engine.begin() as connection:
+                connection = self._open()
+                with connection.begin():
                     for job in batch:
                         try:
                             job.result = job.work(connection)
                         except DomainError as exc:
                             job.error = exc
+                    committing = True  # from here on, a failure is the COMMIT's own
                 return
             except Exception:  # noqa: BLE001 - retried one by one below
-                pass
+                self._drop_if_broken()
+                if committing:
+                    # The database may have committed before the connection failed: running
+                    # the jobs again would apply them twice, or report them as lost races.
+                    unknown = Unavailable("the database connection failed while committing; the "
+                                          "change may have been saved: check before retrying")
+                    for job in batch:
+                        if job.error is None:
+                            job.result, job.error = None, unknown
+                    return
             for job in batch:
                 try:
-                    with self._engine.begin() as connection:
+                    connection = self._open()
+                    with connection.begin():
                         job.result, job.error = job.work(connection), None
                 except Exception as exc:  # noqa: BLE001 - handed to the job's own caller
                     job.result, job.error = None, exc
+                    self._drop_if_broken()
+
+    def _open(self) -> sa.Connection:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        return self._connection
+
+    def _drop_if_broken(self) -> None:
+        connection = self._connection
+        if connection is not None and (connection.invalidated or connection.closed):
+            self._connection = None
+            connection.close()
+
+    def close(self) -> None:
+        """Close the kept connection (it is reopened on the next write)."""
+        with self._changed:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
 
 class _NoGate:
@@ -208,6 +243,7 @@ class Database:
 
     def dispose(self) -> None:
         """Close pooled connections (tests, forks)."""
+        self.committer.close()
         self.engine.dispose()
 
 

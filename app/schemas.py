@@ -23,14 +23,16 @@ LABEL_LENGTH = validate.Length(min=1, max=255)
 SEED_RANGE = validate.Range(min=0, max=2**63 - 1)
 # Free-form objects (an action's ``metadata``) may nest this deep, no deeper.
 MAX_NESTING = 32
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def unstorable(value: Any) -> Optional[str]:
     """Why ``value`` cannot be stored and sent back as JSON, or None when it can.
 
-    Python's JSON parser accepts what databases and JSON readers refuse: NUL characters
+    Python's JSON parser accepts what databases and JSON writers refuse: NUL characters
     (Postgres text and JSONB reject them), lone surrogates (not encodable as UTF-8), NaN and
-    Infinity (not JSON), and unbounded nesting.
+    Infinity (not JSON), integers beyond 64 bits (the JSON writer refuses them), and unbounded
+    nesting.
     """
     pending: list[tuple[Any, int]] = [(value, 0)]
     while pending:
@@ -44,6 +46,8 @@ def unstorable(value: Any) -> Optional[str]:
                 return "must be valid Unicode text (no lone surrogates)"
         elif isinstance(item, float) and not math.isfinite(item):
             return "must be a finite number"
+        elif isinstance(item, int) and not INT64_MIN <= item <= INT64_MAX:
+            return "must be an integer that fits in 64 bits"
         elif isinstance(item, (dict, list)):
             if depth >= MAX_NESTING:
                 return f"must not nest more than {MAX_NESTING} levels"

@@ -259,6 +259,32 @@ def test_websocket_steps_with_generated_actions(app) -> None:  # type: ignore[no
     exercise()
 
 
+def hostile_step(**issue: Any) -> str:
+    action = {"action_type": "identify_issue", "issue": {"line_number": 3, "issue_type": "logic_bug",
+                                                         "severity": "low", **issue}}
+    return json.dumps({"type": "step", "data": action})
+
+
+@pytest.mark.parametrize("raw, code", [
+    (hostile_step(line_number=2**64), "VALIDATION_ERROR"),
+    (hostile_step(description="a\x00b"), "VALIDATION_ERROR"),
+    (hostile_step(suggested_fix="\ud800"), "VALIDATION_ERROR"),
+    ('{"type": "step", "data": {"action_type": "request_hint", "metadata": {"n": NaN}}}', "VALIDATION_ERROR"),
+    ('{"type": "step", "data": {"action_type": "request_hint", "metadata": {"n": 1' + "0" * 30 + '}}}',
+     "VALIDATION_ERROR"),
+    ('{"type": "reset", "data": {"session_id": "a\u0000"}}', "VALIDATION_ERROR"),
+    ("[" * 50_000, "INVALID_JSON"),
+    (b"\xc3\x28", "INVALID_JSON"),
+])
+def test_hostile_frames_are_validation_errors(app, raw: Any, code: str) -> None:  # type: ignore[no-untyped-def]
+    connection = ReviewSocket(app)
+    connection.handle(json.dumps({"type": "reset", "data": {}}))
+    reply, keep_open = connection.handle(raw)
+    assert keep_open and reply is not None and reply["type"] == "error"
+    assert reply["data"]["code"] == code, reply
+    assert connection.handle(json.dumps({"type": "state"}))[0]["data"]["step_count"] == 0
+
+
 def test_websocket_frames_over_a_real_socket(make_app, serve) -> None:  # type: ignore[no-untyped-def]
     """Text, binary, invalid UTF-8 and oversized frames through the server: each gets a frame
     back within the timeout, and the socket stays usable."""

@@ -170,6 +170,18 @@ def commit_floor_ms(database_url: str, commits: int = 500) -> float:
         engine.dispose()
 
 
+def postgres_wal_syncs(database_url: str) -> Optional[int]:
+    """The server's count of WAL fsyncs so far (``pg_stat_wal``, server-wide), or None."""
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text("SELECT wal_sync FROM pg_stat_wal")).scalar_one())
+    except sa.exc.SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+
+
 def machine_description() -> str:
     """CPU model and count, for the printed table."""
     model = "unknown CPU"
@@ -182,4 +194,4 @@ def machine_description() -> str:
 
 
 __all__ = ["Measurement", "ServerOptions", "anchor_server", "commit_floor_ms", "fresh_database", "machine_description",
-           "measure", "our_server", "process_tree_rss_mib"]
+           "measure", "our_server", "postgres_wal_syncs", "process_tree_rss_mib"]

@@ -301,7 +301,8 @@ def bench_server(database: str, clients: list[int], transport: list[str], anchor
     clients (reset, then steps until done, repeatedly) for SECONDS per configuration, and print
     steps/s, p50/p99 step latency, errors and server RSS, with our/anchor ratios."""
     from app.benchmark.server import (
-        ServerOptions, anchor_server, commit_floor_ms, fresh_database, machine_description, measure, our_server)
+        ServerOptions, anchor_server, commit_floor_ms, fresh_database, machine_description, measure, our_server,
+        postgres_wal_syncs)
 
     click.echo(f"machine: {machine_description()}; database: {database}; server: gunicorn {worker_class}, "
                f"{workers} workers x {threads} threads; {seconds:g} s per configuration")
@@ -319,12 +320,17 @@ def bench_server(database: str, clients: list[int], transport: list[str], anchor
         with our_server(database_url, options) as (url, pid):
             for kind in transport:
                 for count in clients:
+                    syncs_before = postgres_wal_syncs(database_url) if database == "postgres" else None
                     ours = measure(url, pid, kind, count, seconds, anchor=False)
                     result = ours.load
+                    syncs_after = postgres_wal_syncs(database_url) if syncs_before is not None else None
                     row = {"transport": kind, "clients": count, "steps/s": round(result.steps_per_second),
                            "p50 ms": round(result.percentile_ms(0.5), 2), "p99 ms": round(result.percentile_ms(0.99), 2),
                            "errors": result.errors, "cpu ms/step": round(ours.cpu_ms_per_step, 3),
                            "rss MiB": round(ours.rss_mib)}
+                    if syncs_before is not None and syncs_after is not None:
+                        # Server-wide count, warm-up included: an upper bound on fsyncs per step.
+                        row["steps/fsync"] = round(result.steps / max(1, syncs_after - syncs_before), 1)
                     if (kind, count) in anchors:
                         theirs = anchors[(kind, count)]
                         row.update({"anchor steps/s": round(theirs.load.steps_per_second),

@@ -272,7 +272,7 @@ def hostile_step(**issue: Any) -> str:
     ('{"type": "step", "data": {"action_type": "request_hint", "metadata": {"n": NaN}}}', "VALIDATION_ERROR"),
     ('{"type": "step", "data": {"action_type": "request_hint", "metadata": {"n": 1' + "0" * 30 + '}}}',
      "VALIDATION_ERROR"),
-    ('{"type": "reset", "data": {"session_id": "a\u0000"}}', "VALIDATION_ERROR"),
+    ('{"type": "reset", "data": {"session_id": "a\\u0000"}}', "VALIDATION_ERROR"),
     ("[" * 50_000, "INVALID_JSON"),
     (b"\xc3\x28", "INVALID_JSON"),
 ])

@@ -25,7 +25,7 @@ QUOTE_STYLES = ("keep", "double", "single")
 DIGIT_STYLES = ("keep", "grouped", "plain")
 _GROUP_FROM = 5  # digits: 10000 becomes 10_000, 2024 stays a year
 
-_INTEGER = re.compile(r"\d[\d_]*")
+_INTEGER = re.compile(r"[0-9][0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -120,10 +120,9 @@ def vary_line(line: str, style: LiteralStyle) -> str:
             out.append(line[index:end])
             index = end
             continue
-        if char.isdigit():
+        if char in "0123456789":
             match = _INTEGER.match(line, index)
-            assert match is not None
-            end = match.end()
+            end = match.end() if match else index + 1
             follows = line[end] if end < length else ""
             after_dot = index > 0 and line[index - 1] == "."
             if after_dot or follows in (".", "e", "E", "j", "J", "x", "X", "o", "O", "b", "B") or follows.isalpha():
@@ -132,7 +131,7 @@ def vary_line(line: str, style: LiteralStyle) -> str:
                     end += 1
                 out.append(line[index:end])
             else:
-                out.append(_respell_integer(match.group(0), style.digits))
+                out.append(_respell_integer(line[index:end], style.digits))
             index = end
             continue
         out.append(char)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
 import sqlalchemy as sa
@@ -40,6 +40,8 @@ class _WriteJob(Generic[T]):
     result: Optional[T] = None
     error: Optional[BaseException] = None
     done: bool = False
+    # Set once the job is done, or earlier to hand its thread the lead of the next batch.
+    wake: threading.Event = field(default_factory=threading.Event)
 
 
 class GroupCommitter:
@@ -57,7 +59,7 @@ class GroupCommitter:
         self._engine = engine
         self._gate = gate
         self._max_batch = max_batch
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._pending: list[_WriteJob[Any]] = []
         self._busy = False
         # One connection kept for the batches (only the leader of the moment uses it): no pool
@@ -67,27 +69,35 @@ class GroupCommitter:
     def run(self, work: Callable[[sa.Connection], T]) -> T:
         """Run ``work`` in a committed transaction shared with concurrent callers; return its result."""
         job: _WriteJob[T] = _WriteJob(work)
-        with self._changed:
+        with self._lock:
             self._pending.append(job)
-            while self._busy and not job.done:
-                self._changed.wait()
-            if not job.done:
-                self._busy = True
-                batch, self._pending = self._pending[:self._max_batch], self._pending[self._max_batch:]
-        if not job.done:
-            try:
-                self._execute(batch)
-            finally:
-                with self._changed:
-                    for queued in batch:
-                        queued.done = True
-                    self._busy = False
-                    self._changed.notify_all()
-            if not job.done:  # our job was beyond max_batch: take the next turn
-                return self.run(work)
+            leading = not self._busy
+            self._busy = True
+        while not job.done:
+            if leading:
+                self._lead()
+            else:
+                job.wake.wait()
+                leading = True  # woken either done (the loop ends) or to lead the next batch
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[return-value]
+
+    def _lead(self) -> None:
+        """Commit the next batch, wake its callers, and pass the lead to the first one waiting."""
+        with self._lock:
+            batch, self._pending = self._pending[:self._max_batch], self._pending[self._max_batch:]
+        try:
+            self._execute(batch)
+        finally:
+            with self._lock:
+                for queued in batch:
+                    queued.done = True
+                    queued.wake.set()
+                if self._pending:
+                    self._pending[0].wake.set()
+                else:
+                    self._busy = False
 
     def _execute(self, batch: list[_WriteJob[Any]]) -> None:
         from app.errors import DomainError, Unavailable
@@ -137,7 +147,7 @@ class GroupCommitter:
 
     def close(self) -> None:
         """Close the kept connection (it is reopened on the next write)."""
-        with self._changed:
+        with self._lock:
             connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()

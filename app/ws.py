@@ -157,7 +157,9 @@ class ReviewSocket:
         if len(raw) > self.max_message:
             raise FrameError(VALIDATION_ERROR, f"message larger than {self.max_message} bytes")
         try:
-            message = json.loads(raw)
+            # The application's parser: the one HTTP bodies go through, which refuses what
+            # replies and stored JSON cannot hold (lone surrogates, NaN).
+            message = self.app.json.loads(raw)
         except ValueError as exc:
             raise FrameError(INVALID_JSON, f"Invalid JSON: {exc}") from None
         except RecursionError:

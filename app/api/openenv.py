@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from app import __version__
 from app.api import bp, registry
@@ -49,7 +47,7 @@ def schema() -> Response:
 def mcp() -> Response:
     """JSON-RPC 2.0 endpoint; always HTTP 200 with a JSON-RPC body."""
     try:
-        payload = json.loads(request.get_data(cache=False) or b"")
+        payload = current_app.json.loads(request.get_data(cache=False) or b"")
     except (ValueError, UnicodeDecodeError, RecursionError):
         return jsonify(rpc_error(None, PARSE_ERROR, "Parse error: invalid JSON"))
     db = request_session(write=True)

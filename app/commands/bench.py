@@ -16,7 +16,7 @@ import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import click
 import sqlalchemy as sa
@@ -291,12 +291,13 @@ def _csv(kind: type, choices: tuple[str, ...] = ()) -> Any:
               help="Also run the same load against OpenEnv's own server around the engine in memory.")
 @click.option("--seconds", type=click.FloatRange(min=1, max=300), default=8.0, show_default=True,
               help="Duration of each measurement.")
-@click.option("--workers", type=click.IntRange(min=1, max=16), default=2, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1, max=16), default=None,
+              help="gunicorn workers [default: as gunicorn.conf.py: 1 on SQLite, 2 on Postgres]")
 @click.option("--threads", type=click.IntRange(min=1, max=256), default=32, show_default=True)
 @click.option("--worker-class", default="gthread", show_default=True)
 @click.option("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres", show_default=True)
 def bench_server(database: str, clients: list[int], transport: list[str], anchor: str, seconds: float,
-                 workers: int, threads: int, worker_class: str, postgres_url: str) -> None:
+                 workers: Optional[int], threads: int, worker_class: str, postgres_url: str) -> None:
     """Serve the app under gunicorn on a free loopback port over a fresh database, drive closed-loop
     clients (reset, then steps until done, repeatedly) for SECONDS per configuration, and print
     steps/s, p50/p99 step latency, errors and server RSS, with our/anchor ratios."""
@@ -304,6 +305,7 @@ def bench_server(database: str, clients: list[int], transport: list[str], anchor
         ServerOptions, anchor_server, commit_floor_ms, fresh_database, machine_description, measure, our_server,
         postgres_wal_syncs)
 
+    workers = workers or (1 if database == "sqlite" else 2)
     click.echo(f"machine: {machine_description()}; database: {database}; server: gunicorn {worker_class}, "
                f"{workers} workers x {threads} threads; {seconds:g} s per configuration")
     options = ServerOptions(workers=workers, threads=threads, worker_class=worker_class)

@@ -42,6 +42,14 @@ def _json(ref: str) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
 
 
+def _object(*required: str) -> dict[str, Any]:
+    """A JSON object reply documented by its required keys only."""
+    schema: dict[str, Any] = {"type": "object"}
+    if required:
+        schema["required"] = list(required)
+    return {"content": {"application/json": {"schema": schema}}}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): {"description": "error", **_json("Error")} for status in statuses}
 
@@ -75,8 +83,7 @@ def build_openapi() -> dict[str, Any]:
         "responses": {"200": {"description": "state", **_json("State")}, **_errors(404, 422)}}})
     spec.path("/result", operations={"get": {
         "summary": "Review result of a session's episode", "parameters": [session_param],
-        "responses": {"200": {"description": "result", "content": {"application/json": {"schema": {
-            "type": "object"}}}}, **_errors(404, 422)}}})
+        "responses": {"200": {"description": "result", **_object()}, **_errors(404, 422)}}})
     spec.path("/tasks", operations={"get": {
         "summary": "Registered tasks", "responses": {"200": {"description": "tasks", **_json("TaskList")}}}})
     spec.path("/health", operations={"get": {
@@ -90,22 +97,19 @@ def build_openapi() -> dict[str, Any]:
     spec.path("/api/episodes", operations={"get": {
         "summary": "Filtered, sorted, paginated episode summaries",
         "parameters": [{"in": "query", "schema": schemas.EpisodeListQuerySchema}],
-        "responses": {"200": {"description": "one page", "content": {"application/json": {"schema": {
-            "type": "object", "required": ["items", "page", "limit", "total", "pages"]}}}},
-            **_errors(422)}}})
+        "responses": {"200": {"description": "one page", **_object("items", "page", "limit", "total", "pages")},
+                      **_errors(422)}}})
     spec.path("/api/episodes/{episode_id}", operations={"get": {
         "summary": "Recorded history of an episode", "parameters": [episode_param],
         "responses": {"200": {"description": "episode", **_json("EpisodeDetail")}, **_errors(404, 422)}}})
     spec.path("/api/episodes/{episode_id}/replay", operations={"get": {
         "summary": "Recorded and recomputed rewards of an episode, side by side", "parameters": [episode_param],
-        "responses": {"200": {"description": "replay", "content": {"application/json": {"schema": {
-            "type": "object"}}}}, **_errors(404, 422)}}})
+        "responses": {"200": {"description": "replay", **_object()}, **_errors(404, 422)}}})
     spec.path("/api/analytics/{name}", operations={"get": {
         "summary": "One analytics query as JSON rows (admin key when keys are on)",
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
                        {"in": "query", "schema": schemas.AnalyticsQuerySchema}],
-        "responses": {"200": {"description": "rows", "content": {"application/json": {"schema": {
-            "type": "object", "required": ["query", "rows"]}}}}, **_errors(403, 404, 422)}}})
+        "responses": {"200": {"description": "rows", **_object("query", "rows")}, **_errors(403, 404, 422)}}})
     spec.path("/api/export", operations={"get": {
         "summary": "Matching episodes as JSON Lines (admin key when keys are on)",
         "parameters": [{"in": "query", "schema": schemas.ExportQuerySchema}],

@@ -212,6 +212,21 @@ def test_module_tests_pass_on_literal_varied_code() -> None:
         assert run_mutants(module.folder, [{"key": "varied", "source": varied}]) == {"varied": True}, name
 
 
+def test_module_tests_pass_with_functions_and_methods_reordered() -> None:
+    import random
+
+    from app.env.corpus.generator import _reorder
+
+    for name in ("meeting_room_booking", "rate_limiter", "feed_aggregator"):
+        module = MODULES[name]
+        prepared = GENERATOR.prepared(module)
+        assert any(module.lines[run[0][0] - 1].startswith("    def ") for run in prepared.runs) or name == "feed_aggregator"
+        order, _ = _reorder(prepared, len(module.lines), random.Random(7))
+        reordered = "\n".join(module.lines[number - 1] for number in order) + "\n"
+        assert reordered != module.source
+        assert run_mutants(module.folder, [{"key": "reordered", "source": reordered}]) == {"reordered": True}, name
+
+
 def test_generated_episodes_vary_literal_spelling_consistently() -> None:
     quote_counts = set()
     for seed in range(60):

@@ -79,17 +79,19 @@ def test_issues_per_episode_are_bounded_by_max_steps(client) -> None:  # type: i
 
 def test_sockets_beyond_the_per_process_limit_get_capacity_reached(make_app, serve) -> None:  # type: ignore[no-untyped-def]
     address = serve(make_app(WS_MAX_CONNECTIONS=1))
-    with connect(f"ws://{address}/ws") as first:
+    with connect(f"ws://{address}/ws", close_timeout=1) as first:
         assert exchange(first, {"type": "state"})["type"] == "state"
-        with connect(f"ws://{address}/ws") as second:
+        # The test server may hold the TCP connection a moment after the close frame: the client
+        # must not wait its default 10 s for it before reporting the close.
+        with connect(f"ws://{address}/ws", close_timeout=1) as second:
             refused = json.loads(second.recv(timeout=10))
             assert refused["type"] == "error" and refused["data"]["code"] == "CAPACITY_REACHED"
             assert refused["data"]["max_sessions"] == 1
             with pytest.raises(ConnectionClosed) as closed:
-                second.recv(timeout=10)
+                second.recv(timeout=20)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
     # The slot is released when a socket closes.
-    with connect(f"ws://{address}/ws") as again:
+    with connect(f"ws://{address}/ws", close_timeout=1) as again:
         assert exchange(again, {"type": "state"})["type"] == "state"
 
 

@@ -2,14 +2,15 @@
 
 ``(task, seed, split)`` determines everything: which base module, which verified sites, how local
 variables are renamed, how string and integer literals are spelled (``literals``, values never
-change) and how top-level functions are ordered. The same triple gives
-byte-identical code and answer key in any process (only ``random.Random`` seeded with a string,
-which is hashed with SHA-512, and sorted iteration are used).
+change) and how runs of functions and methods are ordered. The same triple gives byte-identical
+code and answer key in any process (only ``random.Random`` seeded with a string, which is hashed
+with SHA-512, and sorted iteration are used).
 
 Only sites listed as verified in the catalogue (``tasks/corpus/verified.json``, written by
 ``codereview verify-tasks --catalogue``) are planted, and only while the module's code still has
-the digest that was verified. Renaming locals, respelling literals and reordering functions
-cannot undo a verified bug; ``codereview verify-tasks --seeds`` re-checks generated episodes on their final code.
+the digest that was verified. Renaming locals, respelling literals and reordering definitions
+cannot undo a verified bug; ``codereview verify-tasks --seeds`` re-checks generated episodes on
+their final code.
 """
 
 from __future__ import annotations
@@ -114,14 +115,17 @@ class Catalogue:
         return sites
 
 
+# One reorderable definition: (first line, last code line, last line of its slot). The lines
+# after the code up to the slot's end (blank lines, separator comments) stay where they are.
+_Slot = tuple[int, int, int]
+
+
 @dataclass(frozen=True)
 class _Prepared:
-    """Per-module facts computed once: renamable locals and reorderable blocks."""
+    """Per-module facts computed once: renamable locals and reorderable runs of definitions."""
 
     renames: tuple[tuple[str, tuple[str, ...], tuple[tuple[int, int], ...]], ...]
-    header_end: int  # last line (1-based) before the reorderable blocks
-    blocks: tuple[tuple[int, int], ...]  # inclusive line ranges of reorderable top-level functions
-    tail_start: int  # first line after the reorderable run (len + 1 when none)
+    runs: tuple[tuple[_Slot, ...], ...]  # runs of functions (module level) or methods (class body)
 
 
 def _prepare(module: BaseModule) -> _Prepared:
@@ -181,26 +185,54 @@ def _prepare(module: BaseModule) -> _Prepared:
                 previous = token if token.type not in (tokenize.NL, tokenize.COMMENT) else previous
             renames.append((name, candidates, tuple(positions)))
 
-    body = tree.body
-    first = next((i for i, node in enumerate(body) if isinstance(node, ast.FunctionDef) and not node.decorator_list), None)
-    blocks: list[tuple[int, int]] = []
-    header_end = len(module.lines)
-    tail_start = len(module.lines) + 1
-    if first is not None:
-        run = []
-        for node in body[first:]:
-            if isinstance(node, ast.FunctionDef) and not node.decorator_list:
-                run.append(node)
-            else:
-                break
-        if len(run) >= 2:
-            header_end = run[0].lineno - 1
-            for index, node in enumerate(run):
-                start = node.lineno
-                end = (run[index + 1].lineno - 1) if index + 1 < len(run) else (node.end_lineno or node.lineno)
-                blocks.append((start, end))
-            tail_start = (run[-1].end_lineno or run[-1].lineno) + 1
-    return _Prepared(tuple(renames), header_end, tuple(blocks), tail_start)
+    return _Prepared(tuple(renames), _reorderable_runs(tree))
+
+
+def _movable(node: ast.stmt) -> bool:
+    """A plain function or method: no decorator (order can matter, e.g. property setters), no dunder."""
+    return (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.decorator_list
+            and not (node.name.startswith("__") and node.name.endswith("__")))
+
+
+def _binds_at_definition(run: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> bool:
+    """Whether a default or an annotation of the run names another function of the run.
+
+    Those are evaluated when the ``def`` runs, so the order of such definitions matters.
+    """
+    names = {node.name for node in run}
+    for node in run:
+        arguments = node.args
+        evaluated: list[Optional[ast.expr]] = [*arguments.defaults, *arguments.kw_defaults, node.returns]
+        evaluated += [arg.annotation for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
+        for expression in filter(None, evaluated):
+            if any(isinstance(inner, ast.Name) and inner.id in names for inner in ast.walk(expression)):
+                return True
+    return False
+
+
+def _reorderable_runs(tree: ast.Module) -> tuple[tuple[_Slot, ...], ...]:
+    """Maximal runs (two or more) of consecutive movable definitions, at module level and in classes.
+
+    Moving a ``def`` among other ``def`` statements only changes when a name is bound, never what it
+    is bound to, so the module behaves the same in any order of a run.
+    """
+    bodies = [tree.body] + [node.body for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    runs: list[tuple[_Slot, ...]] = []
+    for body in bodies:
+        current: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+        for node in [*body, None]:
+            if node is not None and _movable(node):
+                current.append(node)  # type: ignore[arg-type]
+                continue
+            if len(current) >= 2 and not _binds_at_definition(current):
+                slots = []
+                for index, definition in enumerate(current):
+                    code_end = definition.end_lineno or definition.lineno
+                    slot_end = current[index + 1].lineno - 1 if index + 1 < len(current) else code_end
+                    slots.append((definition.lineno, code_end, slot_end))
+                runs.append(tuple(slots))
+            current = []
+    return tuple(sorted(runs))
 
 
 class Generator:
@@ -320,8 +352,9 @@ class Generator:
         for index, site in enumerate(sorted(chosen, key=lambda s: mapping[s.line]), start=1):
             operator: Operator = OPERATORS_BY_NAME[site.operator]
             line = mapping[site.line]
-            accepted = [line] + [mapping[site.line + k] for k in range(1, operator.trailing_accepted + 1)
-                                 if site.line + k in mapping]
+            # Trailing accepted lines are the lines that follow in the episode's own order: an
+            # unclosed bracket is reported where the code after it starts.
+            accepted = [line] + [line + k for k in range(1, operator.trailing_accepted + 1) if line + k <= len(order)]
             issues.append(PlantedIssue(
                 id=f"{site.operator}-{index}", line_number=line, accepted_lines=tuple(accepted),
                 issue_type=operator.issue_type, severity=operator.severity, description=operator.description,
@@ -391,15 +424,20 @@ def _respelled(lines: list[str], skipped: frozenset[int], style: LiteralStyle) -
 
 
 def _reorder(prepared: _Prepared, line_count: int, rng: random.Random) -> tuple[list[int], dict[int, int]]:
-    """New line order (old numbers) and old -> new line mapping."""
-    if not prepared.blocks:
-        order = list(range(1, line_count + 1))
-        return order, {n: n for n in order}
-    blocks = list(prepared.blocks)
-    rng.shuffle(blocks)
-    order = list(range(1, prepared.header_end + 1))
-    for start, end in blocks:
-        body = list(range(start, end + 1))
-        order.extend(body)
-    order.extend(range(prepared.tail_start, line_count + 1))
+    """New line order (old numbers) and old -> new line mapping.
+
+    Each run's definitions are shuffled; the separator lines of each slot stay in place, so the
+    blank lines between definitions keep their usual shape whatever the order.
+    """
+    order: list[int] = []
+    position = 1
+    for run in prepared.runs:
+        order.extend(range(position, run[0][0]))
+        shuffled = list(run)
+        rng.shuffle(shuffled)
+        for (start, code_end, _), (_, slot_code_end, slot_end) in zip(shuffled, run):
+            order.extend(range(start, code_end + 1))
+            order.extend(range(slot_code_end + 1, slot_end + 1))
+        position = run[-1][2] + 1
+    order.extend(range(position, line_count + 1))
     return order, {old: new for new, old in enumerate(order, start=1)}

@@ -1,9 +1,9 @@
 // The Analytics page: one chart (and its data table) per analytics query.
 
-import { api, ApiError, fillTaskSelect, onApiKeyChange, queryString } from "./api.js";
+import { api, ApiError, onApiKeyChange, queryString } from "./api.js";
 import { barChart, clearChart, dataTable, lineChart } from "./charts.js";
 import { fixed, percent, showError } from "./dom.js";
-import { filterParams, readUrlIntoForm, writeFormIntoUrl } from "./filters.js";
+import { filterParams, readUrlIntoForm, refreshTaskFilter, writeFormIntoUrl } from "./filters.js";
 
 const form = document.getElementById("filters");
 const MAX_BARS = 15;
@@ -136,16 +136,8 @@ function main() {
   refresh();
 }
 
-async function refresh() {
-  try {
-    const selected = new URLSearchParams(window.location.search).get("task");
-    await fillTaskSelect(document.getElementById("f-task"));
-    if (selected) document.getElementById("f-task").value = selected;
-  } catch (error) {
-    showError(error instanceof ApiError ? error.describe() : String(error));
-    return;
-  }
-  load();
+function refresh() {
+  refreshTaskFilter(document.getElementById("f-task"), load);
 }
 
 main();

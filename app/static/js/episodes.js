@@ -1,8 +1,8 @@
 // The Episodes page: the filterable, paginated list of GET /api/episodes.
 
-import { api, ApiError, fillTaskSelect, onApiKeyChange, queryString } from "./api.js";
+import { api, ApiError, onApiKeyChange, queryString } from "./api.js";
 import { el, fixed, shortTime, showError, yesNo } from "./dom.js";
-import { filterParams, readUrlIntoForm, writeFormIntoUrl } from "./filters.js";
+import { filterParams, readUrlIntoForm, refreshTaskFilter, writeFormIntoUrl } from "./filters.js";
 
 const form = document.getElementById("filters");
 let page = Number(new URLSearchParams(window.location.search).get("page")) || 1;
@@ -63,16 +63,8 @@ function main() {
   refresh();
 }
 
-async function refresh() {
-  try {
-    const selected = new URLSearchParams(window.location.search).get("task");
-    await fillTaskSelect(document.getElementById("f-task"));
-    if (selected) document.getElementById("f-task").value = selected;
-  } catch (error) {
-    showError(error instanceof ApiError ? error.describe() : String(error));
-    return;
-  }
-  load();
+function refresh() {
+  refreshTaskFilter(document.getElementById("f-task"), load);
 }
 
 main();

@@ -1,6 +1,9 @@
 // The filter form shared by the Episodes and Analytics pages, kept in the URL's query string
 // so a filtered view can be bookmarked and shared.
 
+import { ApiError, fillTaskSelect } from "./api.js";
+import { showError } from "./dom.js";
+
 /** Dates of <input type="date"> as UTC midnight timestamps the API accepts. */
 function toTimestamp(name, value) {
   if (!value) return "";
@@ -38,4 +41,17 @@ export function writeFormIntoUrl(form, extra = {}) {
   }
   const query = search.toString();
   window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
+}
+
+/** Fill the task filter from the API (keeping the URL's choice), then call `load`. */
+export async function refreshTaskFilter(select, load) {
+  try {
+    const selected = new URLSearchParams(window.location.search).get("task");
+    await fillTaskSelect(select);
+    if (selected) select.value = selected;
+  } catch (error) {
+    showError(error instanceof ApiError ? error.describe() : String(error));
+    return;
+  }
+  load();
 }

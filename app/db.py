@@ -217,7 +217,11 @@ class Database:
         else:
             self.writer_sessionmaker = so.sessionmaker(writer_engine, expire_on_commit=False)
         self.committer = GroupCommitter(writer_engine, gate=self.write_gate)
-        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Reads that need no transaction: on SQLite no BEGIN is sent (changing the isolation
+        # level instead would cost a PRAGMA at every checkout and return); on Postgres the
+        # driver's autocommit (no BEGIN / ROLLBACK round trips).
+        self._autocommit_engine = self.engine.execution_options(
+            **({"sqlite_no_begin": True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}))
 
     @property
     def is_sqlite(self) -> bool:
@@ -276,7 +280,7 @@ def _sqlite_pragmas(busy_timeout_ms: int, synchronous: str):  # type: ignore[no-
 
 def _sqlite_begin(connection: sa.Connection) -> None:
     options = connection.get_execution_options()
-    if options.get("isolation_level") == "AUTOCOMMIT":
+    if options.get("sqlite_no_begin"):
         return
     immediate = options.get("sqlite_immediate", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -151,10 +151,10 @@ def test_purge_owner_requires_admin(conn, base):
 
 
 def test_preview_sample():
-    rows = [1, 2, 3]
-    copy = m.preview_sample(rows, 3)
-    assert copy == [1, 2, 3] and copy is not rows
-    assert m.preview_sample(rows, 5) == [1, 2, 3]
+    rows = list(range(20))
+    copy = m.preview_sample(rows, 20)  # exactly k rows: all of them, in order (a shuffle would not be)
+    assert copy == rows and copy is not rows
+    assert m.preview_sample([1, 2, 3], 5) == [1, 2, 3]
     picked = m.preview_sample(list(range(10)), 4, seed=7)
     assert len(picked) == 4 and len(set(picked)) == 4
     assert picked == m.preview_sample(list(range(10)), 4, seed=7)

@@ -25,7 +25,8 @@ from app.services.episodes import issue_outcomes, summary_counters
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium")
+# Debian's chromium; CHROMIUM_PATH names another build (a CI runner's Chrome, say).
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
 TIMEOUT_MS = 15_000
 WIDTHS = {"laptop": (1366, 900), "phone": (390, 844)}
 SYNTAX_ISSUES = load_registry().get("syntax_check").canonical.issues

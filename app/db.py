@@ -8,13 +8,15 @@ connection is replaced instead of failing a request.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, current_app, g
+
+from app.errors import DomainError, Unavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -100,9 +102,7 @@ class GroupCommitter:
                     self._busy = False
 
     def _execute(self, batch: list[_WriteJob[Any]]) -> None:
-        from app.errors import DomainError, Unavailable
-
-        with self._gate if self._gate is not None else _NO_GATE:
+        with self._gate if self._gate is not None else nullcontext():
             committing = False
             try:
                 connection = self._open()
@@ -151,17 +151,6 @@ class GroupCommitter:
             connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
-
-
-class _NoGate:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: Any) -> None:
-        return None
-
-
-_NO_GATE = _NoGate()
 
 
 class _GatedSession(so.Session):

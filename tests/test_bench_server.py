@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from conftest import ROOT, require_postgres
 
 CODEREVIEW = str(Path(sys.executable).parent / "codereview")

@@ -32,6 +32,9 @@ def from_environment() -> dict[str, Any]:
         "SQLITE_BUSY_TIMEOUT_MS": _int_env("SQLITE_BUSY_TIMEOUT_MS", 5000),
         # `codereview abandon-idle` marks running episodes with no step for this long abandoned.
         "IDLE_EPISODE_SECONDS": _int_env("IDLE_EPISODE_SECONDS", 3600),
+        # HTTP steps reuse the engine of the session this process last wrote (no read per
+        # step) for up to this many sessions per process; 0 reads every time.
+        "LIVE_EPISODES": _int_env("LIVE_EPISODES", 1024),
         "WS_MAX_MESSAGE_BYTES": _int_env("WS_MAX_MESSAGE_BYTES", 64 * 1024),
         "WS_MAX_CONNECTIONS": _int_env("WS_MAX_CONNECTIONS", 1000),
         # Token bucket per socket: sustained messages per second (0 turns it off) and burst.

@@ -21,7 +21,9 @@ session_query_schema = SessionQuerySchema()
 def reset() -> Response:
     """Start an episode in a session (created when absent)."""
     args = load(reset_schema, json_body(optional=True))
-    outcome, _ = stepping.reset_session(get_database(current_app), registry(), owner=current_owner(), **args)
+    owner = current_owner()
+    outcome, live = stepping.reset_session(get_database(current_app), registry(), owner=owner, **args)
+    live_episodes().put(live, owner)
     return jsonify(outcome.to_wire())
 
 
@@ -29,9 +31,16 @@ def reset() -> Response:
 def step() -> Response:
     """Apply one action to the session's current episode."""
     args = load(step_schema, json_body())
-    outcome, _ = stepping.step_session(get_database(current_app), registry(), args["session_id"],
-                                       json_body()["action"], owner=current_owner())
+    owner, kept = current_owner(), live_episodes()
+    outcome, live = stepping.step_session(get_database(current_app), registry(), args["session_id"],
+                                          json_body()["action"], owner=owner, live=kept.take(args["session_id"], owner))
+    kept.put(live, owner)
     return jsonify(outcome.to_wire())
+
+
+def live_episodes() -> stepping.LiveEpisodes:
+    """This process's kept episodes (see :class:`~app.services.stepping.LiveEpisodes`)."""
+    return current_app.extensions["live_episodes"]
 
 
 @bp.get("/state")

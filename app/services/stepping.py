@@ -17,21 +17,21 @@ socket reads afresh.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import sqlalchemy as sa
 import sqlalchemy.exc
 
 from app.auth import ensure_visible, is_visible
+from app.db import Database, DriverStatement
 from app.env import CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, PlantedIssue, TaskRegistry
 from app.env.models import CodeReviewerReward
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step, utcnow
-
-if TYPE_CHECKING:
-    from app.db import Database
 
 EPISODES = Episode.__table__
 STEPS = Step.__table__
@@ -52,8 +52,7 @@ _FINISH = ("status", "result", "completion_score", "success", "finished_at")
 
 
 def _guarded_update(columns: tuple[str, ...]) -> sa.Update:
-    """``UPDATE episodes SET <columns> WHERE id = :b_id AND step_count = :b_seen AND running``,
-    built once: building statements costs more than running them."""
+    """``UPDATE episodes SET <columns> WHERE id = :b_id AND step_count = :b_seen AND running``."""
     return (
         sa.update(EPISODES)
         .where(EPISODES.c.id == sa.bindparam("b_id"), EPISODES.c.step_count == sa.bindparam("b_seen"),
@@ -62,10 +61,42 @@ def _guarded_update(columns: tuple[str, ...]) -> sa.Update:
     )
 
 
-_UPDATE_PROGRESS = _guarded_update(_PROGRESS)
-_UPDATE_FINISHED = _guarded_update(_PROGRESS + _FINISH)
-_INSERT_STEP = sa.insert(STEPS)
-_INSERT_ISSUES = sa.insert(ISSUES)
+def _insert(table: sa.Table, columns: tuple[str, ...]) -> sa.Insert:
+    """``INSERT INTO <table> (<columns>, <columns with a constant default>) VALUES (:<column>, ...)``:
+    the statement carries the model's constant defaults, which SQLAlchemy would otherwise add."""
+    values: dict[str, Any] = {column: sa.bindparam(column, type_=table.c[column].type) for column in columns}
+    for column in table.c:
+        if column.name not in values and column.default is not None:
+            if not column.default.is_scalar:
+                raise ValueError(f"{table.name}.{column.name} has a computed default: pass it")
+            values[column.name] = column.default.arg
+    return sa.insert(table).values(values)
+
+
+# The statements of the reset and step paths, compiled once and run on the driver's cursor.
+_UPDATE_PROGRESS = DriverStatement(_guarded_update(_PROGRESS))
+_UPDATE_FINISHED = DriverStatement(_guarded_update(_PROGRESS + _FINISH))
+_INSERT_STEP = DriverStatement(_insert(STEPS, (
+    "episode_id", "index", "action_type", "action", "outcome", "confidence", "reward", "breakdown", "changes",
+    "done", "created_at")))
+_INSERT_ISSUES = DriverStatement(_insert(ISSUES, (
+    "episode_id", "issue_id", "kind", "cwe", "issue_type", "severity", "found", "found_at_step")))
+_READ_SESSION = DriverStatement(
+    sa.select(SESSIONS.c.owner, SESSIONS.c.closed_at, SESSIONS.c.current_episode_id)
+    .where(SESSIONS.c.id == sa.bindparam("session_id")))
+_EPISODE_EXISTS = DriverStatement(sa.select(EPISODES.c.id).where(EPISODES.c.id == sa.bindparam("episode_id")))
+_INSERT_SESSION = DriverStatement(_insert(SESSIONS, ("id", "transport", "owner", "created_at", "updated_at")))
+_ABANDON_RUNNING = DriverStatement(
+    sa.update(EPISODES)
+    .where(EPISODES.c.id == sa.bindparam("b_id"), EPISODES.c.status == EpisodeStatus.RUNNING)
+    .values(status=EpisodeStatus.ABANDONED, updated_at=sa.bindparam("updated_at", type_=EPISODES.c.updated_at.type)))
+_INSERT_EPISODE = DriverStatement(_insert(EPISODES, (
+    "id", "session_id", "task", "seed", "split", "owner", "code", "file_name", "status", "agent", "model",
+    "step_count", "max_steps", "issues_expected", "cumulative_reward", "state", "created_at", "updated_at")))
+_MAKE_CURRENT = DriverStatement(
+    sa.update(SESSIONS).where(SESSIONS.c.id == sa.bindparam("b_id"))
+    .values(current_episode_id=sa.bindparam("episode_id", type_=SESSIONS.c.current_episode_id.type),
+            updated_at=sa.bindparam("updated_at", type_=SESSIONS.c.updated_at.type)))
 
 
 @dataclass(frozen=True)
@@ -124,6 +155,45 @@ class LiveEpisode:
     status: str
     step_count: int
     env: CodeReviewerEnv
+
+
+class LiveEpisodes:
+    """The episodes this process last wrote, by session, so that an HTTP step usually skips
+    the read (a WebSocket keeps its own).
+
+    A step takes its session's entry out and puts it back once the step is written: two
+    concurrent requests for one session never share an engine (the second reads afresh, and
+    the guarded write gives the loser 409), and a step that fails leaves nothing behind. An
+    entry made stale by another process (a step on another worker, an abandon) fails the guarded
+    write and is replaced by a fresh read. At most ``capacity`` entries; the least recently used
+    go first. Each entry remembers its owner: another key's request never gets it.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[str, tuple[Optional[str], LiveEpisode]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, session_id: str, owner: Optional[str]) -> Optional[LiveEpisode]:
+        """Remove and return the session's episode, if kept and visible to ``owner``."""
+        with self._lock:
+            entry = self._entries.pop(session_id, None)
+        if entry is None or entry[0] != owner:
+            return None
+        return entry[1]
+
+    def put(self, live: LiveEpisode, owner: Optional[str]) -> None:
+        """Keep a running episode that was just written (a finished one is not stepped again)."""
+        if self.capacity <= 0 or live.status != EpisodeStatus.RUNNING:
+            return
+        with self._lock:
+            self._entries[live.session_id] = (owner, live)
+            self._entries.move_to_end(live.session_id)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 @dataclass
@@ -202,12 +272,12 @@ def write_step(connection: sa.Connection, prepared: PreparedStep) -> StepOutcome
     """
     live = prepared.live
     statement = _UPDATE_FINISHED if "status" in prepared.values else _UPDATE_PROGRESS
-    updated = connection.execute(statement, {"b_id": live.episode_id, "b_seen": live.step_count, **prepared.values})
+    updated = statement.execute(connection, {"b_id": live.episode_id, "b_seen": live.step_count, **prepared.values})
     if updated.rowcount != 1:
         raise Conflict(f"another step was applied to episode {live.episode_id!r} concurrently; retry")
-    connection.execute(_INSERT_STEP, prepared.step_row)
+    _INSERT_STEP.execute(connection, prepared.step_row)
     if prepared.issue_rows:
-        connection.execute(_INSERT_ISSUES, prepared.issue_rows)
+        _INSERT_ISSUES.execute_many(connection, prepared.issue_rows)
     return prepared.outcome
 
 
@@ -217,7 +287,7 @@ def advance(live: LiveEpisode, prepared: PreparedStep) -> None:
     live.status = prepared.values.get("status", live.status)
 
 
-def step_session(database: "Database", registry: TaskRegistry, session_id: str, action: dict[str, Any],
+def step_session(database: Database, registry: TaskRegistry, session_id: str, action: dict[str, Any],
                  owner: Optional[str] = None, live: Optional[LiveEpisode] = None) -> tuple[StepOutcome, LiveEpisode]:
     """Apply one action to a session's current episode and return once it is committed.
 
@@ -240,7 +310,7 @@ def step_session(database: "Database", registry: TaskRegistry, session_id: str, 
     return _step_once(database, live, action)
 
 
-def _step_once(database: "Database", live: LiveEpisode, action: dict[str, Any]) -> tuple[StepOutcome, LiveEpisode]:
+def _step_once(database: Database, live: LiveEpisode, action: dict[str, Any]) -> tuple[StepOutcome, LiveEpisode]:
     prepared = prepare_step(live, action)
     outcome = database.write(lambda connection: write_step(connection, prepared))
     advance(live, prepared)
@@ -300,29 +370,25 @@ def write_reset(connection: sa.Connection, prepared: PreparedReset) -> StepOutco
     session_id = prepared.session_id
     existing = None
     if session_id is not None:
-        existing = connection.execute(
-            sa.select(SESSIONS.c.owner, SESSIONS.c.closed_at, SESSIONS.c.current_episode_id)
-            .where(SESSIONS.c.id == session_id)).first()
+        existing = _READ_SESSION.execute(connection, {"session_id": session_id}).fetchone()
     if existing is not None:
-        ensure_visible(existing.owner, prepared.owner, f"unknown session {session_id!r}")
-        if existing.closed_at is not None:
+        owner, closed_at, current_episode_id = existing
+        ensure_visible(owner, prepared.owner, f"unknown session {session_id!r}")
+        if closed_at is not None:
             raise Conflict(f"session {session_id!r} is closed")
-    if prepared.episode_id_requested and connection.execute(
-            sa.select(EPISODES.c.id).where(EPISODES.c.id == prepared.episode_id)).first() is not None:
+    if prepared.episode_id_requested and _EPISODE_EXISTS.execute(
+            connection, {"episode_id": prepared.episode_id}).fetchone() is not None:
         raise Conflict(f"episode {prepared.episode_id!r} already exists")
     now = utcnow()
     session_id = session_id or str(uuid.uuid4())
     if existing is None:
-        connection.execute(sa.insert(SESSIONS), {"id": session_id, "transport": prepared.transport,
-                                                 "owner": prepared.owner, "created_at": now, "updated_at": now})
-    elif existing.current_episode_id is not None:
-        connection.execute(
-            sa.update(EPISODES)
-            .where(EPISODES.c.id == existing.current_episode_id, EPISODES.c.status == EpisodeStatus.RUNNING)
-            .values(status=EpisodeStatus.ABANDONED, updated_at=now))
+        _INSERT_SESSION.execute(connection, {"id": session_id, "transport": prepared.transport,
+                                             "owner": prepared.owner, "created_at": now, "updated_at": now})
+    elif current_episode_id is not None:
+        _ABANDON_RUNNING.execute(connection, {"b_id": current_episode_id, "updated_at": now})
     env = prepared.env
     spec = env.episode
-    connection.execute(sa.insert(EPISODES), {
+    _INSERT_EPISODE.execute(connection, {
         "id": prepared.episode_id, "session_id": session_id, "task": prepared.task, "seed": prepared.seed,
         "split": prepared.split, "owner": prepared.owner, "code": spec.snippet.code,
         "file_name": spec.snippet.file_name, "status": EpisodeStatus.RUNNING, "agent": prepared.agent,
@@ -330,14 +396,13 @@ def write_reset(connection: sa.Connection, prepared: PreparedReset) -> StepOutco
         "issues_expected": len(spec.issues), "cumulative_reward": 0.0, "state": env.snapshot(),
         "created_at": now, "updated_at": now,
     })
-    connection.execute(sa.update(SESSIONS).where(SESSIONS.c.id == session_id)
-                       .values(current_episode_id=prepared.episode_id, updated_at=now))
+    _MAKE_CURRENT.execute(connection, {"b_id": session_id, "episode_id": prepared.episode_id, "updated_at": now})
     return StepOutcome(session_id=session_id, episode_id=prepared.episode_id, observation=prepared.observation,
                        reward=None, done=False,
                        metadata={"task": prepared.task, "seed": prepared.seed, "split": prepared.split})
 
 
-def reset_session(database: "Database", registry: TaskRegistry, **args: Any) -> tuple[StepOutcome, LiveEpisode]:
+def reset_session(database: Database, registry: TaskRegistry, **args: Any) -> tuple[StepOutcome, LiveEpisode]:
     """Start an episode (arguments of :func:`prepare_reset`) and return once it is committed,
     with the episode ready for its first step.
 

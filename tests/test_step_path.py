@@ -1,0 +1,93 @@
+"""The step path's shortcuts: statements run on the driver's cursor, and HTTP steps that reuse
+the episode a process last wrote. Both must behave exactly as the plain path: same rows, same
+errors, no step lost or applied twice when another process moved the episode meanwhile."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from app.db import Database, DriverStatement
+from app.env import load_registry
+from app.models import Episode, EpisodeStatus, Step
+from app.services.stepping import LiveEpisode, LiveEpisodes, prepare_reset
+
+REPORT = {"action_type": "identify_issue", "confidence": 0.5,
+          "issue": {"line_number": 3, "issue_type": "syntax_error", "severity": "high",
+                    "description": "missing colon", "suggested_fix": "add it"}}
+
+
+def _live(session_id: str, status: str = EpisodeStatus.RUNNING) -> LiveEpisode:
+    env = prepare_reset(load_registry(), task="syntax_check", seed=1).env
+    return LiveEpisode(episode_id=f"e-{session_id}", session_id=session_id, status=status, step_count=0, env=env)
+
+
+def test_kept_episodes_are_taken_out_owner_checked_and_bounded() -> None:
+    kept = LiveEpisodes(capacity=2)
+    first = _live("s1")
+    kept.put(first, "alice")
+    assert kept.take("s1", "bob") is None  # another key's request never gets it
+    kept.put(first, "alice")
+    assert kept.take("s1", "alice") is first
+    assert kept.take("s1", "alice") is None  # taken out: a concurrent request reads afresh
+    kept.put(_live("s2", EpisodeStatus.FINISHED), None)
+    assert len(kept) == 0  # a finished episode is not kept
+    for name in ("a", "b", "c"):
+        kept.put(_live(name), None)
+    assert len(kept) == 2 and kept.take("a", None) is None  # least recently used went first
+    LiveEpisodes(capacity=0).put(_live("z"), None)
+
+
+def test_driver_statement_applies_column_types_and_raises_sqlalchemy_errors(database_url: str) -> None:
+    database = Database(database_url)
+    table = sa.Table("driver_probe", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("doc", sa.JSON), sa.Column("at", sa.DateTime(timezone=True)),
+                     sa.Column("flag", sa.Boolean, default=False))
+    try:
+        table.drop(database.engine, checkfirst=True)
+        table.create(database.engine)
+        insert = DriverStatement(sa.insert(table).values(
+            id=sa.bindparam("id"), doc=sa.bindparam("doc", type_=table.c.doc.type)))
+        database.write(lambda connection: insert.execute(connection, {"id": 1, "doc": {"a": [1, "é"]}}))
+        with database.read() as connection:
+            assert connection.execute(sa.select(table.c.doc)).scalar_one() == {"a": [1, "é"]}
+        with pytest.raises(sa.exc.IntegrityError):
+            database.write(lambda connection: insert.execute(connection, {"id": 1, "doc": {}}))
+        with database.read() as connection:  # the failed write left nothing behind
+            assert connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 1
+    finally:
+        table.drop(database.engine, checkfirst=True)
+        database.dispose()
+
+
+def test_http_steps_through_two_processes_stay_in_order(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Two apps over one database stand for two workers: each keeps the episode it last wrote,
+    so each sees a stale copy after the other stepped. No step may be refused or lost."""
+    first, second = make_app().test_client(), make_app().test_client()
+    session = first.post("/reset", json={"task": "syntax_check", "seed": 7}).get_json()["session_id"]
+    for turn in range(6):
+        client = (first, second)[turn % 2]
+        reply = client.post("/step", json={"session_id": session, "action": REPORT})
+        assert reply.status_code == 200, reply.get_json()
+    state = first.get("/state", query_string={"session_id": session}).get_json()
+    assert state["step_count"] == 6
+    database = first.application.extensions["database"]
+    with database.read() as connection:
+        episode_id = connection.execute(sa.select(Episode.id).where(Episode.session_id == session)).scalar_one()
+        indices = connection.execute(sa.select(Step.index).where(Step.episode_id == episode_id)
+                                     .order_by(Step.index)).scalars().all()
+    assert indices == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_kept_episode_abandoned_elsewhere_is_not_stepped(make_app) -> None:  # type: ignore[no-untyped-def]
+    first, second = make_app().test_client(), make_app().test_client()
+    session = first.post("/reset", json={"task": "syntax_check", "seed": 8}).get_json()["session_id"]
+    assert first.post("/step", json={"session_id": session, "action": REPORT}).status_code == 200
+    # The other process starts a new episode in the session: the kept one is abandoned.
+    second.post("/reset", json={"task": "syntax_check", "seed": 9, "session_id": session})
+    reply = first.post("/step", json={"session_id": session, "action": REPORT})
+    assert reply.status_code == 200
+    assert reply.get_json()["metadata"]["cumulative_reward"] == pytest.approx(
+        second.get("/state", query_string={"session_id": session}).get_json()["cumulative_reward"])
+    state = second.get("/state", query_string={"session_id": session}).get_json()
+    assert state["step_count"] == 1 and state["episode_id"] == reply.get_json()["episode_id"]

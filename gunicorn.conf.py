@@ -8,12 +8,13 @@ CAPACITY_REACHED instead of letting them queue.
 
 import os
 
+from app.serving import default_workers
+
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '7860')}")
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-# SQLite has one writer at a time: within one process writers queue on a lock, across
-# processes they would meet SQLite's sleeping busy handler, so SQLite gets one worker.
-_sqlite = os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite")
-workers = int(os.environ.get("GUNICORN_WORKERS") or (1 if _sqlite else 2))
+# LingeringThreadWorker is gunicorn's gthread worker serving a keep-alive connection's next
+# request on the thread that answered the last one (see app/serving.py).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "app.serving.LingeringThreadWorker")
+workers = int(os.environ.get("GUNICORN_WORKERS") or default_workers())
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 os.environ.setdefault("WS_MAX_CONNECTIONS", str(max(1, threads - 4)))
 # A worker that stops answering its heartbeat for this long is replaced.

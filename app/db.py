@@ -7,9 +7,12 @@ connection is replaced instead of failing a request.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Generic, Iterator, Mapping, Optional, Sequence, TypeVar
 
 import sqlalchemy as sa
@@ -46,6 +49,65 @@ class _WriteJob(Generic[T]):
     wake: threading.Event = field(default_factory=threading.Event)
 
 
+class WriteGate:
+    """One SQLite writer at a time: the threads of a process queue on a lock, and processes
+    on an exclusive ``flock`` of a file beside the database.
+
+    SQLite lets one writer in and makes the others retry in its busy handler, which sleeps
+    between attempts (up to 100 ms each); a kernel file lock instead wakes the next writer the
+    moment the lock is free, so several server processes can share one SQLite file. Reentrant
+    within a thread. ``path`` None (an in-memory database) uses the thread lock alone.
+    """
+
+    def __init__(self, path: Optional[Path]) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._fd: Optional[int] = None
+        self._pid = 0
+
+    def acquire(self) -> None:
+        """Wait for the gate (this thread may already hold it)."""
+        self._lock.acquire()
+        if self._depth == 0 and self.path is not None:
+            try:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
+            except BaseException:
+                self._lock.release()
+                raise
+        self._depth += 1
+
+    def release(self) -> None:
+        """Release one hold of the gate."""
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
+
+    def __enter__(self) -> "WriteGate":
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.release()
+
+    def _file(self) -> int:
+        # A forked child shares its parent's open file, and so its lock: open one of its own.
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[arg-type]
+            self._pid = os.getpid()
+        return self._fd
+
+    def close(self) -> None:
+        """Close the lock file (it is reopened on the next acquire)."""
+        with self._lock:
+            fd, self._fd = self._fd, None
+            if fd is not None and self._pid == os.getpid():
+                os.close(fd)
+
+
 class GroupCommitter:
     """Runs write jobs from many threads in shared transactions: one commit (one fsync) covers
     every job that queued while the previous commit was in flight, and each caller returns only
@@ -57,7 +119,7 @@ class GroupCommitter:
     never fails another.
     """
 
-    def __init__(self, engine: sa.Engine, gate: Optional[threading.RLock] = None, max_batch: int = 256) -> None:
+    def __init__(self, engine: sa.Engine, gate: Optional[WriteGate] = None, max_batch: int = 256) -> None:
         self._engine = engine
         self._gate = gate
         self._max_batch = max_batch
@@ -228,9 +290,9 @@ class DriverStatement:
 class _GatedSession(so.Session):
     """A writing session that holds its database's write gate from creation to close."""
 
-    def __init__(self, *args: Any, gate: threading.RLock, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, gate: WriteGate, **kwargs: Any) -> None:
         gate.acquire()
-        self._gate: Optional[threading.RLock] = gate
+        self._gate: Optional[WriteGate] = gate
         super().__init__(*args, **kwargs)
 
     def close(self) -> None:
@@ -267,11 +329,15 @@ class Database:
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         self.sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)
         # Writers take SQLite's write lock at BEGIN: a read-then-write transaction that
-        # upgraded later could fail with SQLITE_BUSY instead of waiting its turn. Within a
-        # process they also queue on a Python lock (the gate), so threads never meet SQLite's
+        # upgraded later could fail with SQLITE_BUSY instead of waiting its turn. Before that
+        # they pass the write gate (threads and processes in turn), so they never meet SQLite's
         # busy handler, whose sleeps grow to 100 ms.
         writer_engine = self.engine.execution_options(sqlite_immediate=True)
-        self.write_gate: Optional[threading.RLock] = threading.RLock() if self.is_sqlite else None
+        self.write_gate: Optional[WriteGate] = None
+        if self.is_sqlite:
+            database = self.url.database
+            in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
+            self.write_gate = WriteGate(None if in_memory else Path(f"{database}-writer.lock"))
         if self.write_gate is not None:
             self.writer_sessionmaker = so.sessionmaker(
                 writer_engine, class_=_GatedSession, expire_on_commit=False, gate=self.write_gate)
@@ -317,9 +383,11 @@ class Database:
             connection.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
-        """Close pooled connections (tests, forks)."""
+        """Close pooled connections and the write gate's file (tests, forks)."""
         self.committer.close()
         self.engine.dispose()
+        if self.write_gate is not None:
+            self.write_gate.close()
 
 
 def _sqlite_pragmas(busy_timeout_ms: int, synchronous: str):  # type: ignore[no-untyped-def]

@@ -91,3 +91,35 @@ def test_a_kept_episode_abandoned_elsewhere_is_not_stepped(make_app) -> None:  #
         second.get("/state", query_string={"session_id": session}).get_json()["cumulative_reward"])
     state = second.get("/state", query_string={"session_id": session}).get_json()
     assert state["step_count"] == 1 and state["episode_id"] == reply.get_json()["episode_id"]
+
+
+def _add_under_gate(lock_path: str, counter_path: str, times: int) -> None:
+    from pathlib import Path
+    import time
+
+    from app.db import WriteGate
+
+    gate = WriteGate(Path(lock_path))
+    counter = Path(counter_path)
+    for _ in range(times):
+        with gate, gate:  # reentrant within a thread
+            value = int(counter.read_text())
+            time.sleep(0.0005)  # widen the read-modify-write window
+            counter.write_text(str(value + 1))
+    gate.close()
+
+
+def test_write_gate_excludes_other_processes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import multiprocessing
+
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_add_under_gate, args=(str(tmp_path / "db-writer.lock"), str(counter), 100))
+               for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    assert int(counter.read_text()) == 300  # no increment lost to an interleaved writer

@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Optional
 
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 
 from app.commands._output import emit
 from app.devserver import create_postgres_database, migrate
+from app.serving import default_workers
 from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step
 from app.services.analytics import QUERIES, Filters, run_query
 
@@ -292,9 +294,10 @@ def _csv(kind: type, choices: tuple[str, ...] = ()) -> Any:
 @click.option("--seconds", type=click.FloatRange(min=1, max=300), default=8.0, show_default=True,
               help="Duration of each measurement.")
 @click.option("--workers", type=click.IntRange(min=1, max=16), default=None,
-              help="gunicorn workers [default: as gunicorn.conf.py: 1 on SQLite, 2 on Postgres]")
+              help="gunicorn workers [default: as gunicorn.conf.py, one per CPU core up to 4]")
 @click.option("--threads", type=click.IntRange(min=1, max=256), default=32, show_default=True)
-@click.option("--worker-class", default="gthread", show_default=True)
+@click.option("--worker-class", default="app.serving.LingeringThreadWorker", show_default=True,
+              help="gunicorn worker class (gunicorn.conf.py's default; 'gthread' for gunicorn's own)")
 @click.option("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres", show_default=True)
 def bench_server(database: str, clients: list[int], transport: list[str], anchor: str, seconds: float,
                  workers: Optional[int], threads: int, worker_class: str, postgres_url: str) -> None:
@@ -305,47 +308,45 @@ def bench_server(database: str, clients: list[int], transport: list[str], anchor
         ServerOptions, anchor_server, commit_floor_ms, fresh_database, machine_description, measure, our_server,
         postgres_wal_syncs)
 
-    workers = workers or (1 if database == "sqlite" else 2)
+    workers = workers or default_workers()
     click.echo(f"machine: {machine_description()}; database: {database}; server: gunicorn {worker_class}, "
                f"{workers} workers x {threads} threads; {seconds:g} s per configuration")
     options = ServerOptions(workers=workers, threads=threads, worker_class=worker_class)
     rows: list[dict[str, Any]] = []
-    anchors: dict[tuple[str, int], Any] = {}
-    if anchor == "openenv":
-        with anchor_server() as (url, pid):
-            for kind in transport:
-                for count in clients:
-                    anchors[(kind, count)] = measure(url, pid, kind, count, seconds, anchor=True)
-    with fresh_database(database, postgres_url) as database_url:
+    with ExitStack() as servers:
+        database_url = servers.enter_context(fresh_database(database, postgres_url))
         if database == "postgres":
             click.echo(f"durable single-row commit floor: {commit_floor_ms(database_url):.3f} ms (median of 500)")
-        with our_server(database_url, options) as (url, pid):
-            for kind in transport:
-                for count in clients:
-                    syncs_before = postgres_wal_syncs(database_url) if database == "postgres" else None
-                    ours = measure(url, pid, kind, count, seconds, anchor=False)
-                    result = ours.load
-                    syncs_after = postgres_wal_syncs(database_url) if syncs_before is not None else None
-                    row = {"transport": kind, "clients": count, "steps/s": round(result.steps_per_second),
-                           "p50 ms": round(result.percentile_ms(0.5), 2), "p99 ms": round(result.percentile_ms(0.99), 2),
-                           "errors": result.errors, "cpu ms/step": round(ours.cpu_ms_per_step, 3),
-                           "rss MiB": round(ours.rss_mib)}
-                    if syncs_before is not None and syncs_after is not None:
-                        # Server-wide count, warm-up included: an upper bound on fsyncs per step.
-                        row["steps/fsync"] = round(result.steps / max(1, syncs_after - syncs_before), 1)
-                    if (kind, count) in anchors:
-                        theirs = anchors[(kind, count)]
-                        row.update({"anchor steps/s": round(theirs.load.steps_per_second),
-                                    "anchor p50 ms": round(theirs.load.percentile_ms(0.5), 2),
-                                    "anchor p99 ms": round(theirs.load.percentile_ms(0.99), 2),
-                                    "anchor errors": theirs.load.errors,
-                                    "anchor cpu ms/step": round(theirs.cpu_ms_per_step, 3),
-                                    "anchor rss MiB": round(theirs.rss_mib),
-                                    "ratio": round(result.steps_per_second / theirs.load.steps_per_second, 2)
-                                    if theirs.load.steps_per_second else None})
-                        if theirs.load.first_error:
-                            click.echo(f"anchor {kind}/{count} first error: {theirs.load.first_error}", err=True)
-                    if result.first_error:
-                        click.echo(f"{kind}/{count} first error: {result.first_error}", err=True)
-                    rows.append(row)
+        url, pid = servers.enter_context(our_server(database_url, options))
+        # Both servers run side by side and each configuration is measured on one, then at once
+        # on the other: a machine whose speed drifts affects both halves of a ratio alike.
+        anchor_url, anchor_pid = servers.enter_context(anchor_server()) if anchor == "openenv" else (None, None)
+        for kind in transport:
+            for count in clients:
+                theirs = measure(anchor_url, anchor_pid, kind, count, seconds, anchor=True) if anchor_url else None
+                syncs_before = postgres_wal_syncs(database_url) if database == "postgres" else None
+                ours = measure(url, pid, kind, count, seconds, anchor=False)
+                result = ours.load
+                syncs_after = postgres_wal_syncs(database_url) if syncs_before is not None else None
+                row = {"transport": kind, "clients": count, "steps/s": round(result.steps_per_second),
+                       "p50 ms": round(result.percentile_ms(0.5), 2), "p99 ms": round(result.percentile_ms(0.99), 2),
+                       "errors": result.errors, "cpu ms/step": round(ours.cpu_ms_per_step, 3),
+                       "rss MiB": round(ours.rss_mib)}
+                if syncs_before is not None and syncs_after is not None:
+                    # Server-wide count, warm-up included: an upper bound on fsyncs per step.
+                    row["steps/fsync"] = round(result.steps / max(1, syncs_after - syncs_before), 1)
+                if theirs is not None:
+                    row.update({"anchor steps/s": round(theirs.load.steps_per_second),
+                                "anchor p50 ms": round(theirs.load.percentile_ms(0.5), 2),
+                                "anchor p99 ms": round(theirs.load.percentile_ms(0.99), 2),
+                                "anchor errors": theirs.load.errors,
+                                "anchor cpu ms/step": round(theirs.cpu_ms_per_step, 3),
+                                "anchor rss MiB": round(theirs.rss_mib),
+                                "ratio": round(result.steps_per_second / theirs.load.steps_per_second, 2)
+                                if theirs.load.steps_per_second else None})
+                    if theirs.load.first_error:
+                        click.echo(f"anchor {kind}/{count} first error: {theirs.load.first_error}", err=True)
+                if result.first_error:
+                    click.echo(f"{kind}/{count} first error: {result.first_error}", err=True)
+                rows.append(row)
     emit(rows, "table", title="codereview bench server")

@@ -1,0 +1,59 @@
+"""The gunicorn worker the service runs on (``gunicorn.conf.py``).
+
+gunicorn's threaded worker serves each request of a keep-alive connection on a pool thread and
+then hands the connection back to its poller thread, which hands it to a pool thread again when
+the next request arrives: four thread switches per request, which on a small machine cost more
+CPU than Flask's own request handling. An agent's connection is a closed loop (reply, think,
+next request), so :class:`LingeringThreadWorker` lets the thread that answered wait a moment
+for the next request and serve it too; a connection that stays quiet goes back to the poller
+as before. WebSockets are unaffected (a socket holds its thread for its lifetime).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from typing import Any
+
+from gunicorn.workers.gthread import ThreadWorker
+
+# How long a thread keeps a quiet keep-alive connection before handing it to the poller.
+# 0 restores gunicorn's behaviour.
+LINGER_SECONDS = float(os.environ.get("GUNICORN_KEEPALIVE_LINGER_MS", "2")) / 1000
+
+
+class LingeringThreadWorker(ThreadWorker):
+    """gunicorn's ``gthread`` worker whose threads serve a keep-alive connection's next request
+    themselves when it arrives within ``LINGER_SECONDS``."""
+
+    def handle(self, conn: Any) -> Any:
+        result = super().handle(conn)
+        while result is True and self.alive and LINGER_SECONDS > 0 and _next_request_arrives(conn, LINGER_SECONDS):
+            result = super().handle(conn)
+        return result
+
+
+def _next_request_arrives(conn: Any, seconds: float) -> bool:
+    """Whether ``conn`` has bytes of a next request now or within ``seconds``."""
+    if conn.parser.unreader.buf.getvalue():  # read ahead while draining the last body
+        return True
+    poller = select.poll()
+    poller.register(conn.sock, select.POLLIN)
+    deadline = time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            if poller.poll(left * 1000):
+                return True
+    except (OSError, ValueError):  # closed meanwhile: the poller path reports it
+        return False
+    return False
+
+
+def default_workers() -> int:
+    """gunicorn processes when ``GUNICORN_WORKERS`` is unset: one per CPU core, at most four.
+
+    Several processes use several cores for the engine's work; writers of a SQLite database
+    take turns through :class:`~app.db.WriteGate`, Postgres serves them concurrently.
+    """
+    return max(1, min(os.cpu_count() or 1, 4))

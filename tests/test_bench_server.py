@@ -27,7 +27,7 @@ def table_rows(output: str) -> list[list[str]]:
 
 
 def test_bench_server_against_the_openenv_anchor() -> None:
-    output = run_bench("--anchor", "openenv")
+    output = run_bench("--anchor", "openenv", "--rounds", "2")
     rows = table_rows(output)
     assert [(row[0], row[1]) for row in rows] == [("ws", "1"), ("ws", "2"), ("http", "1"), ("http", "2")]
     header = next(line for line in output.splitlines() if "steps/s" in line)
@@ -37,6 +37,8 @@ def test_bench_server_against_the_openenv_anchor() -> None:
         assert int(values["steps/s"]) > 0 and int(values["anchor steps/s"]) > 0
         assert values["errors"] == "0" and values["anchor errors"] == "0"
         assert float(values["ratio"]) > 0
+        low, high = (float(bound) for bound in values["ratio range"].split("-"))
+        assert low <= float(values["ratio"]) <= high
 
 
 def test_bench_server_on_postgres_prints_the_commit_floor() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterator, Mapping, Optional, Sequence, TypeVar
@@ -67,11 +67,19 @@ class WriteGate:
         self._pid = 0
 
     def acquire(self) -> None:
-        """Wait for the gate (this thread may already hold it)."""
+        """Wait for the gate (this thread may already hold it).
+
+        Raises:
+            sqlalchemy.exc.OperationalError: the lock file cannot be opened (as SQLite's own
+                error for a database it cannot open).
+        """
         self._lock.acquire()
         if self._depth == 0 and self.path is not None:
             try:
                 fcntl.flock(self._file(), fcntl.LOCK_EX)
+            except OSError as exc:
+                self._lock.release()
+                raise sa.exc.OperationalError(f"cannot open the write lock {self.path}", None, exc) from exc
             except BaseException:
                 self._lock.release()
                 raise
@@ -164,37 +172,51 @@ class GroupCommitter:
                     self._busy = False
 
     def _execute(self, batch: list[_WriteJob[Any]]) -> None:
-        with self._gate if self._gate is not None else nullcontext():
-            committing = False
+        gate = self._gate
+        try:
+            if gate is not None:
+                gate.acquire()
+        except Exception as exc:  # noqa: BLE001 - the batch's jobs fail with it, none is lost
+            for job in batch:
+                job.result, job.error = None, exc
+            return
+        try:
+            self._execute_gated(batch)
+        finally:
+            if gate is not None:
+                gate.release()
+
+    def _execute_gated(self, batch: list[_WriteJob[Any]]) -> None:
+        committing = False
+        try:
+            connection = self._open()
+            with connection.begin():
+                for job in batch:
+                    try:
+                        job.result = job.work(connection)
+                    except DomainError as exc:
+                        job.error = exc
+                committing = True  # from here on, a failure is the COMMIT's own
+            return
+        except Exception:  # noqa: BLE001 - retried one by one below
+            self._drop_if_broken()
+            if committing:
+                # The database may have committed before the connection failed: running
+                # the jobs again would apply them twice, or report them as lost races.
+                unknown = Unavailable("the database connection failed while committing; the "
+                                      "change may have been saved: check before retrying")
+                for job in batch:
+                    if job.error is None:
+                        job.result, job.error = None, unknown
+                return
+        for job in batch:
             try:
                 connection = self._open()
                 with connection.begin():
-                    for job in batch:
-                        try:
-                            job.result = job.work(connection)
-                        except DomainError as exc:
-                            job.error = exc
-                    committing = True  # from here on, a failure is the COMMIT's own
-                return
-            except Exception:  # noqa: BLE001 - retried one by one below
+                    job.result, job.error = job.work(connection), None
+            except Exception as exc:  # noqa: BLE001 - handed to the job's own caller
+                job.result, job.error = None, exc
                 self._drop_if_broken()
-                if committing:
-                    # The database may have committed before the connection failed: running
-                    # the jobs again would apply them twice, or report them as lost races.
-                    unknown = Unavailable("the database connection failed while committing; the "
-                                          "change may have been saved: check before retrying")
-                    for job in batch:
-                        if job.error is None:
-                            job.result, job.error = None, unknown
-                    return
-            for job in batch:
-                try:
-                    connection = self._open()
-                    with connection.begin():
-                        job.result, job.error = job.work(connection), None
-                except Exception as exc:  # noqa: BLE001 - handed to the job's own caller
-                    job.result, job.error = None, exc
-                    self._drop_if_broken()
 
     def _open(self) -> sa.Connection:
         if self._connection is None:
@@ -273,18 +295,28 @@ class DriverStatement:
 
     @staticmethod
     def _run(connection: sa.Connection, form: _DriverForm, call: Callable[[Any], Any]) -> Any:
-        dialect = connection.dialect
-        fairy = connection.connection
-        cursor = fairy.driver_connection.cursor()
-        try:
-            call(cursor)
-        except dialect.loaded_dbapi.Error as exc:
-            lost = dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
-            if lost:
-                connection.invalidate(exc)
-            raise sa.exc.DBAPIError.instance(form.sql, None, exc, dialect.loaded_dbapi.Error,
-                                             connection_invalidated=lost, dialect=dialect) from exc
-        return cursor
+        return on_driver(connection, form.sql, call)
+
+
+def on_driver(connection: sa.Connection, sql: str, call: Callable[[Any], Any]) -> Any:
+    """Run ``call(cursor)`` on a new cursor of the connection's driver; returns the cursor.
+
+    A driver error is raised as SQLAlchemy would raise it (``DBAPIError.instance``: an
+    ``OperationalError`` for a lost connection or a busy database), and a lost connection is
+    invalidated, so callers handle it as for any statement.
+    """
+    dialect = connection.dialect
+    fairy = connection.connection
+    cursor = fairy.driver_connection.cursor()
+    try:
+        call(cursor)
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error,
+                                         connection_invalidated=lost, dialect=dialect) from exc
+    return cursor
 
 
 class _GatedSession(so.Session):
@@ -412,7 +444,9 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     if options.get("sqlite_no_begin"):
         return
     immediate = options.get("sqlite_immediate", False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # On the driver: the statement needs none of SQLAlchemy's execution machinery.
+    sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    on_driver(connection, sql, lambda cursor: cursor.execute(sql))
 
 
 def init_db(app: Flask) -> Database:

@@ -51,6 +51,10 @@ _PROGRESS = ("step_count", "state", "cumulative_reward", "updated_at", "reports"
 _FINISH = ("status", "result", "completion_score", "success", "finished_at")
 
 
+_STEP_COLUMNS = ("episode_id", "index", "action_type", "action", "outcome", "confidence", "reward", "breakdown",
+                 "changes", "done", "created_at")
+
+
 def _guarded_update(columns: tuple[str, ...]) -> sa.Update:
     """``UPDATE episodes SET <columns> WHERE id = :b_id AND step_count = :b_seen AND running``."""
     return (
@@ -73,12 +77,26 @@ def _insert(table: sa.Table, columns: tuple[str, ...]) -> sa.Insert:
     return sa.insert(table).values(values)
 
 
+def _guarded_update_and_insert(columns: tuple[str, ...]) -> sa.Insert:
+    """Postgres: the guarded update and the step's insert in one statement (one round trip)::
+
+        WITH moved AS (UPDATE episodes ... RETURNING id) INSERT INTO steps (...) SELECT moved.id, ... FROM moved
+
+    The insert happens exactly when the update matched, so its row count is the guard's answer.
+    """
+    moved = _guarded_update(columns).returning(EPISODES.c.id).cte("moved")
+    # Typed casts: a parameter in a select list has no type of its own on Postgres.
+    values = [sa.cast(sa.bindparam(column, type_=STEPS.c[column].type), STEPS.c[column].type)
+              for column in _STEP_COLUMNS[1:]]
+    return sa.insert(STEPS).from_select(list(_STEP_COLUMNS), sa.select(moved.c.id, *values).select_from(moved))
+
+
 # The statements of the reset and step paths, compiled once and run on the driver's cursor.
 _UPDATE_PROGRESS = DriverStatement(_guarded_update(_PROGRESS))
 _UPDATE_FINISHED = DriverStatement(_guarded_update(_PROGRESS + _FINISH))
-_INSERT_STEP = DriverStatement(_insert(STEPS, (
-    "episode_id", "index", "action_type", "action", "outcome", "confidence", "reward", "breakdown", "changes",
-    "done", "created_at")))
+_INSERT_STEP = DriverStatement(_insert(STEPS, _STEP_COLUMNS))
+_STEP_PROGRESS = DriverStatement(_guarded_update_and_insert(_PROGRESS))
+_STEP_FINISHED = DriverStatement(_guarded_update_and_insert(_PROGRESS + _FINISH))
 _INSERT_ISSUES = DriverStatement(_insert(ISSUES, (
     "episode_id", "issue_id", "kind", "cwe", "issue_type", "severity", "found", "found_at_step")))
 _READ_SESSION = DriverStatement(
@@ -271,11 +289,18 @@ def write_step(connection: sa.Connection, prepared: PreparedStep) -> StepOutcome
         Conflict: another step was applied since the episode was read, or it ended.
     """
     live = prepared.live
-    statement = _UPDATE_FINISHED if "status" in prepared.values else _UPDATE_PROGRESS
-    updated = statement.execute(connection, {"b_id": live.episode_id, "b_seen": live.step_count, **prepared.values})
-    if updated.rowcount != 1:
+    finished = "status" in prepared.values
+    guard = {"b_id": live.episode_id, "b_seen": live.step_count, **prepared.values}
+    if connection.dialect.name == "postgresql":
+        statement = _STEP_FINISHED if finished else _STEP_PROGRESS
+        written = statement.execute(connection, {**guard, **prepared.step_row}).rowcount == 1
+    else:  # SQLite has no UPDATE in a WITH clause: two statements
+        statement = _UPDATE_FINISHED if finished else _UPDATE_PROGRESS
+        written = statement.execute(connection, guard).rowcount == 1
+        if written:
+            _INSERT_STEP.execute(connection, prepared.step_row)
+    if not written:
         raise Conflict(f"another step was applied to episode {live.episode_id!r} concurrently; retry")
-    _INSERT_STEP.execute(connection, prepared.step_row)
     if prepared.issue_rows:
         _INSERT_ISSUES.execute_many(connection, prepared.issue_rows)
     return prepared.outcome

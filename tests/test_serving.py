@@ -1,0 +1,61 @@
+"""The gunicorn worker (``app.serving.LingeringThreadWorker``): a keep-alive connection is served
+whether its next request comes at once (same thread), after the linger (back through gunicorn's
+poller), or pipelined behind the previous one in a single packet."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from typing import Iterator
+
+import pytest
+
+from app.devserver import LocalServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    running = LocalServer.with_temporary_database(workers=1, threads=4)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def request(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode()
+
+
+def read_response(stream: socket.socket, buffer: bytearray) -> tuple[int, dict]:
+    """One HTTP/1.1 response with a Content-Length body from ``stream``; leftovers stay in ``buffer``."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = stream.recv(65536)
+        assert chunk, "the server closed the connection"
+        buffer += chunk
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    length = next(int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length"))
+    while len(rest) < length:
+        chunk = stream.recv(65536)
+        assert chunk, "the server closed the connection"
+        rest += chunk
+    buffer[:] = rest[length:]
+    return int(lines[0].split()[1]), json.loads(rest[:length])
+
+
+def test_one_keep_alive_connection_serves_quick_late_and_pipelined_requests(server: LocalServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stream:
+        buffer = bytearray()
+        for _ in range(5):  # each sent as soon as the last reply arrived: the lingering thread's
+            stream.sendall(request("/tasks"))
+            status, body = read_response(stream, buffer)
+            assert status == 200 and len(body["tasks"]) >= 3
+        time.sleep(0.2)  # far beyond the linger: the connection went back to gunicorn's poller
+        stream.sendall(request("/tasks"))
+        assert read_response(stream, buffer)[0] == 200
+        stream.sendall(request("/tasks") + request("/health"))  # two requests in one packet
+        assert read_response(stream, buffer)[0] == 200
+        status, body = read_response(stream, buffer)
+        assert status == 200 and body["status"] == "healthy"
+        assert not buffer

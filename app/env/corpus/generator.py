@@ -243,6 +243,9 @@ class Generator:
         self.catalogue = catalogue
         self._verified = {module.name: self.catalogue.verified(module) for module in self.modules}
         self._prepared: dict[str, _Prepared] = {}
+        # Both depend only on the verified corpus, fixed above: computed once, not per episode.
+        self._sites: dict[tuple[str, IssueType, str], tuple[Site, ...]] = {}
+        self._eligible: dict[tuple[tuple[tuple[IssueType, int], ...], str], tuple[BaseModule, ...]] = {}
 
     @property
     def has_corpus(self) -> bool:
@@ -255,22 +258,30 @@ class Generator:
             self._prepared[module.name] = _prepare(module)
         return self._prepared[module.name]
 
-    def sites(self, module: BaseModule, issue_type: IssueType, split: str) -> list[Site]:
+    def sites(self, module: BaseModule, issue_type: IssueType, split: str) -> tuple[Site, ...]:
         """Verified sites of a category whose variant may appear in ``split``."""
-        return [
-            site for site in self._verified[module.name]
-            if OPERATORS_BY_NAME[site.operator].issue_type is issue_type
-            and split in OPERATORS_BY_NAME[site.operator].variant(site.variant).splits
-        ]
+        key = (module.name, issue_type, split)
+        found = self._sites.get(key)
+        if found is None:
+            found = self._sites[key] = tuple(
+                site for site in self._verified[module.name]
+                if OPERATORS_BY_NAME[site.operator].issue_type is issue_type
+                and split in OPERATORS_BY_NAME[site.operator].variant(site.variant).splits
+            )
+        return found
 
-    def eligible(self, mix: Mapping[IssueType, int], split: str) -> list[BaseModule]:
+    def eligible(self, mix: Mapping[IssueType, int], split: str) -> tuple[BaseModule, ...]:
         """Modules of ``split`` with enough verified sites for every category of ``mix``."""
-        return [
-            module for module in self.modules
-            if module.split == split
-            and all(len({s.line for s in self.sites(module, kind, split)}) >= count + SPARE_SITES
-                    for kind, count in mix.items())
-        ]
+        key = (tuple(sorted(mix.items(), key=lambda item: item[0].value)), split)
+        found = self._eligible.get(key)
+        if found is None:
+            found = self._eligible[key] = tuple(
+                module for module in self.modules
+                if module.split == split
+                and all(len({s.line for s in self.sites(module, kind, split)}) >= count + SPARE_SITES
+                        for kind, count in mix.items())
+            )
+        return found
 
     def generate(self, task_name: str, mix: Mapping[IssueType, int], seed: int, split: str) -> EpisodeSpec:
         """The episode ``(task_name, seed, split)``.

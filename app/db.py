@@ -285,17 +285,13 @@ class DriverStatement:
     def execute(self, connection: sa.Connection, params: Mapping[str, Any]) -> Any:
         """Run with ``params`` (every bound name); returns the driver's cursor."""
         form = self._form(connection.dialect)
-        return self._run(connection, form, lambda cursor: cursor.execute(form.sql, self._prepare(form, params)))
+        return on_driver(connection, form.sql, lambda cursor: cursor.execute(form.sql, self._prepare(form, params)))
 
     def execute_many(self, connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> Any:
         """Run once per row of ``rows``; returns the driver's cursor."""
         form = self._form(connection.dialect)
-        return self._run(connection, form,
+        return on_driver(connection, form.sql,
                          lambda cursor: cursor.executemany(form.sql, [self._prepare(form, row) for row in rows]))
-
-    @staticmethod
-    def _run(connection: sa.Connection, form: _DriverForm, call: Callable[[Any], Any]) -> Any:
-        return on_driver(connection, form.sql, call)
 
 
 def on_driver(connection: sa.Connection, sql: str, call: Callable[[Any], Any]) -> Any:

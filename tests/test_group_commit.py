@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -32,18 +33,25 @@ def rows(database: Database) -> list[int]:
         return sorted(connection.execute(sa.text("SELECT n FROM group_commit_probe")).scalars())
 
 
+def held_open(n: int) -> tuple[Callable[[sa.Connection], int], threading.Event, threading.Event]:
+    """A write job that, once running, holds its batch open until released, then inserts ``n``;
+    with the events that say it started and that release it."""
+    started, release = threading.Event(), threading.Event()
+
+    def job(connection: sa.Connection) -> int:
+        started.set()
+        release.wait(10)
+        connection.execute(sa.text("INSERT INTO group_commit_probe (n) VALUES (:n)"), {"n": n})
+        return n
+
+    return job, started, release
+
+
 def test_concurrent_writes_share_commits_and_are_visible_on_return(database: Database) -> None:
     commits = []
     sa.event.listen(database.engine, "commit", lambda _connection: commits.append(1))
-    release = threading.Event()
-    first_started = threading.Event()
-
-    def first_job(connection: sa.Connection) -> int:
-        # Hold the first batch open until every other writer has queued behind it.
-        first_started.set()
-        release.wait(10)
-        connection.execute(sa.text("INSERT INTO group_commit_probe (n) VALUES (0)"))
-        return 0
+    # The first batch stays open until every other writer has queued behind it.
+    first_job, first_started, release = held_open(0)
 
     def write(n: int) -> int:
         result = database.write(lambda connection: connection.execute(
@@ -84,13 +92,7 @@ def test_a_failing_job_fails_alone(database: Database) -> None:
 
 def test_a_batch_with_a_bad_job_still_commits_the_good_ones(database: Database) -> None:
     """Jobs batched with one that breaks the shared transaction are re-run one by one."""
-    release = threading.Event()
-    first_started = threading.Event()
-
-    def blocker(connection: sa.Connection) -> None:
-        first_started.set()
-        release.wait(10)
-        connection.execute(sa.text("INSERT INTO group_commit_probe (n) VALUES (100)"))
+    blocker, first_started, release = held_open(100)
 
     def insert(n: int):  # type: ignore[no-untyped-def]
         return lambda connection: connection.execute(sa.text("INSERT INTO group_commit_probe (n) VALUES (:n)"), {"n": n})

@@ -16,10 +16,6 @@ from typing import Any, Callable, Optional
 
 from flask import Flask, current_app
 from flask_sock import Sock
-from simple_websocket import ConnectionClosed
-from wsproto.connection import ConnectionState
-from wsproto.events import CloseConnection
-from wsproto.utilities import LocalProtocolError
 
 from app.auth import current_owner
 from app.db import get_database
@@ -29,6 +25,7 @@ from app.errors import DomainError, ValidationFailed, error_body, from_exception
 from app.schemas import ActionSchema, ResetRequestSchema
 from app.services import episodes, stepping
 from app.services.mcp import handle_jsonrpc
+from app.ws_channel import Channel, ChannelClosed, HandshakeOnly
 
 log = logging.getLogger(__name__)
 sock = Sock()
@@ -43,8 +40,6 @@ CAPACITY_REACHED = "CAPACITY_REACHED"
 RATE_LIMITED = "RATE_LIMITED"
 # Frames longer than this many times WS_MAX_MESSAGE_BYTES close the socket instead.
 HARD_FRAME_FACTOR = 16
-# How long a socket closed by the server waits for the peer's close frame.
-CLOSE_TIMEOUT_SECONDS = 1.0
 
 reset_schema = ResetRequestSchema()
 action_schema = ActionSchema()
@@ -117,64 +112,6 @@ class MessageRate:
             return True
         self.refused_in_a_row += 1
         return False
-
-
-class HandlerReads:
-    """simple_websocket's ``thread_class`` that never starts its reader thread: the thread
-    serving the socket reads it itself (:func:`receive`). With a reader thread every message
-    crosses threads twice (read there, handled here), which costs more CPU than the message's
-    own parsing; a socket is one closed-loop conversation, so nothing is gained by reading ahead.
-    """
-
-    def __init__(self, target: Callable[[], None], **_: Any) -> None:
-        self.name = "websocket-reader (unused)"
-
-    def start(self) -> None:
-        """Nothing to start."""
-
-
-def receive(ws: Any) -> Any:
-    """The next message of ``ws``, read on this thread (see :class:`HandlerReads`).
-
-    Frames go through simple_websocket's own event handling (control frames answered, the
-    message size limit enforced). Raises ConnectionClosed once the peer is gone or either
-    side closed.
-    """
-    while not ws.input_buffer:
-        if not ws.connected:
-            raise ConnectionClosed(ws.close_reason, ws.close_message)
-        try:
-            data = ws.sock.recv(ws.receive_bytes)
-        except OSError:
-            data = b""
-        if not data:
-            ws.connected = False
-            raise ConnectionClosed(ws.close_reason, ws.close_message)
-        ws.ws.receive_data(data)
-        ws.connected = ws._handle_events()  # noqa: SLF001 - the reader thread's own step
-    return ws.input_buffer.pop(0)
-
-
-def finish(ws: Any, timeout: float = CLOSE_TIMEOUT_SECONDS) -> None:
-    """Close the TCP connection of ``ws`` (no reader thread does it, see :class:`HandlerReads`):
-    once the peer answers a close this side sent, or after ``timeout``, so that a close frame
-    is not lost to a reset while the peer is still sending."""
-    sock = ws.sock
-    try:
-        if ws.ws.state is ConnectionState.LOCAL_CLOSING:
-            deadline = time.monotonic() + timeout
-            while (left := deadline - time.monotonic()) > 0:
-                sock.settimeout(left)
-                data = sock.recv(ws.receive_bytes)
-                if not data:
-                    break
-                ws.ws.receive_data(data)
-                if any(isinstance(event, CloseConnection) for event in ws.ws.events()):
-                    break
-    except (OSError, LocalProtocolError):
-        pass
-    finally:
-        sock.close()
 
 
 class ReviewSocket:
@@ -320,10 +257,8 @@ class ReviewSocket:
 def init_ws(app: Flask) -> None:
     """Bind the WebSocket routes and the per-process connection limit to ``app``."""
     app.extensions["ws_limiter"] = ConnectionLimiter(app.config["WS_MAX_CONNECTIONS"])
-    # A frame over WS_MAX_MESSAGE_BYTES gets an error frame; one far over it is a flood, not a
-    # mistake: the socket closes (1009) before the frame is buffered whole.
-    hard_limit = HARD_FRAME_FACTOR * app.config["WS_MAX_MESSAGE_BYTES"]
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {"max_message_size": hard_limit, "thread_class": HandlerReads})
+    # flask-sock answers the handshake; the frames are then read by app.ws_channel.
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"thread_class": HandshakeOnly})
     sock.init_app(app)
 
 
@@ -331,13 +266,20 @@ def init_ws(app: Flask) -> None:
 def review_socket(ws: Any) -> None:
     """One WebSocket session."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # A frame over WS_MAX_MESSAGE_BYTES gets an error frame; one far over it is a flood, not a
+    # mistake: the socket closes (1009) before the frame is buffered whole.
+    channel = Channel(ws, max_size=HARD_FRAME_FACTOR * app.config["WS_MAX_MESSAGE_BYTES"])
     limiter: ConnectionLimiter = app.extensions["ws_limiter"]
     if not limiter.acquire():
-        ws.send(json.dumps(error_frame(
-            CAPACITY_REACHED, f"Server at capacity: {limiter.limit} sockets open in this process",
-            active_sessions=limiter.active, max_sessions=limiter.limit)))
-        ws.close(reason=1013, message="capacity reached")
-        finish(ws)
+        try:
+            channel.send(json.dumps(error_frame(
+                CAPACITY_REACHED, f"Server at capacity: {limiter.limit} sockets open in this process",
+                active_sessions=limiter.active, max_sessions=limiter.limit)))
+            channel.close(1013, "capacity reached")
+        except ChannelClosed:
+            pass
+        finally:
+            channel.finish()
         return
     try:
         connection = ReviewSocket(app, current_owner())
@@ -345,30 +287,30 @@ def review_socket(ws: Any) -> None:
                            app.config.get("WS_MESSAGE_BURST", 1))
         close_after = app.config.get("WS_RATE_LIMIT_CLOSE_AFTER", 0)
         while True:
-            raw = receive(ws)
+            raw = channel.receive()
             if not rate.allow():
-                ws.send(json.dumps(error_frame(
+                channel.send(json.dumps(error_frame(
                     RATE_LIMITED, f"Too many messages: at most {rate.rate} a second (bursts of {rate.burst})",
                     retry_after=round(1 / rate.rate, 3))))
                 if close_after and rate.refused_in_a_row >= close_after:
-                    ws.close(reason=1008, message="rate limit exceeded")
+                    channel.close(1008, "rate limit exceeded")
                     return
                 continue
             reply, keep_open = connection.handle(raw)
             if reply is not None:
-                ws.send(dumps_text(reply))
+                channel.send(dumps_text(reply))
             if not keep_open:
-                ws.close(reason=1000, message="closed by client request")
+                channel.close(1000, "closed by client request")
                 return
-    except ConnectionClosed:
+    except ChannelClosed:
         return
     except Exception:  # noqa: BLE001 - never let an exception reach the server's HTTP layer
         log.exception("websocket handler failed")
         try:
-            ws.send(json.dumps(error_frame(EXECUTION_ERROR, "internal error; the socket will close")))
-            ws.close(reason=1011, message="internal error")
+            channel.send(json.dumps(error_frame(EXECUTION_ERROR, "internal error; the socket will close")))
+            channel.close(1011, "internal error")
         except Exception:  # noqa: BLE001 - the peer may already be gone
             pass
     finally:
         limiter.release()
-        finish(ws)
+        channel.finish()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
 import requests
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+from websockets.frames import Frame, Opcode
 from websockets.sync.client import connect
 
 from app.env import load_registry
@@ -168,3 +171,55 @@ def test_an_exception_escaping_the_frame_handler_closes_cleanly(app, monkeypatch
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("compression", [
+    None,
+    "deflate",
+    ClientPerMessageDeflateFactory(client_max_window_bits=10, server_max_window_bits=11,
+                                   client_no_context_takeover=True, server_no_context_takeover=True),
+], ids=["plain", "deflate", "deflate-small-windows-no-takeover"])
+def test_compressed_and_plain_clients_play_whole_episodes(live_server: LiveServer, compression) -> None:  # type: ignore[no-untyped-def]
+    """Frames after the handshake use what the handshake agreed: permessage-deflate (with its
+    window sizes and context takeover) or nothing."""
+    options = {"compression": compression} if compression in (None, "deflate") else \
+        {"compression": None, "extensions": [compression]}
+    with connect(live_server.ws_url, **options) as ws:
+        agreed = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        assert ("permessage-deflate" in agreed) == (compression is not None)
+        for seed in (11, 12):
+            first = exchange(ws, {"type": "reset", "data": {"task": "syntax_check", "seed": seed}})
+            seeded = load_registry().episode("syntax_check", seed=seed)
+            assert first["data"]["observation"]["code_snippet"]["code"] == seeded.snippet.code
+            for issue in seeded.issues:
+                reply = exchange(ws, {"type": "step", "data": identify(issue.line_number)})
+                assert reply["data"]["reward"] == issue.severity.value_points
+                assert reply["data"]["observation"]["code_snippet"]["code"] == seeded.snippet.code
+
+
+def test_a_fragmented_message_is_reassembled(live_server: LiveServer) -> None:
+    frame = json.dumps({"type": "reset", "data": {"task": "syntax_check", "seed": 5}})
+    with connect(live_server.ws_url) as ws:
+        ws.send([frame[:7], frame[7:20], frame[20:]])
+        reply = json.loads(ws.recv(timeout=10))
+        assert reply["type"] == "observation"
+        assert reply["data"]["observation"]["code_snippet"]["code"] == \
+            load_registry().episode("syntax_check", seed=5).snippet.code
+
+
+def test_text_that_is_not_utf8_closes_with_1007(live_server: LiveServer) -> None:
+    """A text frame must be UTF-8 (RFC 6455 8.1): the server fails the connection."""
+    host, port = live_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += raw.recv(4096)
+        assert head.startswith(b"HTTP/1.1 101")
+        raw.sendall(Frame(Opcode.TEXT, b'{"type": "\xff"}').serialize(mask=True, extensions=[]))
+        received = head.split(b"\r\n\r\n", 1)[1]
+        while chunk := raw.recv(4096):
+            received += chunk
+        assert received[0] == 0x88  # a close frame, unmasked, final
+        assert int.from_bytes(received[2:4], "big") == 1007

@@ -53,6 +53,10 @@ def from_environment() -> dict[str, Any]:
         # power. FULL adds an fsync per commit and survives that too; Postgres is the durable
         # production store.
         "SQLITE_SYNCHRONOUS": os.environ.get("SQLITE_SYNCHRONOUS", "NORMAL"),
+        # A thread per process copies the write-ahead log into the database file this often
+        # (PASSIVE checkpoint), so that no commit waits for it; 0 leaves it to SQLite's own
+        # checkpoint inside the commit that fills 1000 pages.
+        "SQLITE_CHECKPOINT_INTERVAL_MS": _int_env("SQLITE_CHECKPOINT_INTERVAL_MS", 100),
         "TASKS_DIR": os.environ.get("CODEREVIEW_TASKS_DIR"),
         # Adds X-Served-By (the worker's pid) to responses: lets tests see which worker served.
         "SERVED_BY_HEADER": os.environ.get("SERVED_BY_HEADER", "") == "1",

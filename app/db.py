@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import select
 import threading
 import weakref
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ T = TypeVar("T")
 @dataclass
 class _WriteJob(Generic[T]):
     work: Callable[[sa.Connection], T]
+    # The work is one statement, which may then commit on its own (see GroupCommitter).
+    single_statement: bool = False
     result: Optional[T] = None
     error: Optional[BaseException] = None
     done: bool = False
@@ -214,9 +217,15 @@ class GroupCommitter:
         # checkout, reset or pre-ping per commit. Replaced once the driver reports it broken.
         self._connection: Optional[sa.Connection] = None
 
-    def run(self, work: Callable[[sa.Connection], T]) -> T:
-        """Run ``work`` in a committed transaction shared with concurrent callers; return its result."""
-        job: _WriteJob[T] = _WriteJob(work)
+    def run(self, work: Callable[[sa.Connection], T], single_statement: bool = False) -> T:
+        """Run ``work`` in a committed transaction shared with concurrent callers; return its result.
+
+        ``single_statement``: ``work`` runs exactly one statement. Alone in its batch on
+        Postgres, it then runs in autocommit: the statement is its own transaction, committed
+        (and synced) before the server answers, in one round trip instead of three (BEGIN, the
+        statement, COMMIT).
+        """
+        job: _WriteJob[T] = _WriteJob(work, single_statement)
         with self._lock:
             self._pending.append(job)
             leading = not self._busy
@@ -263,6 +272,9 @@ class GroupCommitter:
                 gate.release()
 
     def _execute_gated(self, batch: list[_WriteJob[Any]]) -> None:
+        if (len(batch) == 1 and batch[0].single_statement and self._engine.dialect.name == "postgresql"
+                and self._execute_alone(batch[0])):
+            return
         committing = False
         try:
             connection = self._open()
@@ -293,6 +305,45 @@ class GroupCommitter:
             except Exception as exc:  # noqa: BLE001 - handed to the job's own caller
                 job.result, job.error = None, exc
                 self._drop_if_broken()
+
+    def _execute_alone(self, job: _WriteJob[Any]) -> bool:
+        """Run a one-statement job in autocommit (Postgres): its statement commits itself.
+
+        Returns False, having run nothing, when the kept connection looks broken: the job then
+        runs in a transaction, where a failure before COMMIT is known to have written nothing
+        and is retried on a new connection. Here a failure leaves the outcome unknown, so the
+        connection is checked first: an idle connection has nothing to read unless the server
+        closed it (a restart, an idle timeout), and that check costs no round trip.
+        """
+        try:
+            driver = self._open().connection.driver_connection
+            readable, _, _ = select.select([driver.fileno()], [], [], 0)
+            if readable:
+                return False
+            driver.autocommit = True
+        except Exception:  # noqa: BLE001 - the transactional path meets the same failure
+            return False
+        try:
+            job.result = job.work(self._open())
+        except DomainError as exc:
+            job.error = exc  # wrote nothing
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                # The statement may have committed before the connection failed.
+                job.error = Unavailable("the database connection failed while committing; the "
+                                        "change may have been saved: check before retrying")
+            else:
+                job.error = exc  # the statement failed: its transaction wrote nothing
+        except Exception as exc:  # noqa: BLE001 - handed to the job's caller
+            job.error = exc
+        self._drop_if_broken()
+        if self._connection is not None:
+            try:
+                driver.autocommit = False
+            except Exception as exc:  # noqa: BLE001 - a connection that cannot go back is dropped
+                self._connection.invalidate(exc)
+                self._drop_if_broken()
+        return True
 
     def _open(self) -> sa.Connection:
         if self._connection is None:
@@ -475,12 +526,12 @@ class Database:
         with self.session(write) as session, session.begin():
             yield session
 
-    def write(self, work: Callable[[sa.Connection], T]) -> T:
+    def write(self, work: Callable[[sa.Connection], T], single_statement: bool = False) -> T:
         """Run ``work(connection)`` in a transaction committed before this returns; concurrent
-        callers share commits (see :class:`GroupCommitter`)."""
+        callers share commits (see :class:`GroupCommitter`, also for ``single_statement``)."""
         if self.checkpointer is not None:
             self.checkpointer.ensure_running()
-        return self.committer.run(work)
+        return self.committer.run(work, single_statement)
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:

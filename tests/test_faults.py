@@ -547,16 +547,26 @@ def test_64_concurrent_clients_with_racing_pairs_lose_and_duplicate_nothing(data
         server.stop()
 
 
-def test_a_step_whose_commit_reply_is_lost_is_not_called_a_lost_race(proxied_postgres: Proxied) -> None:
+LOST_REPLY_MARKER = "the reply to this step is lost"
+
+
+@pytest.mark.parametrize(("lost", "action"), [
+    # The episode's last step writes two statements in a transaction: COMMIT's reply is lost.
+    (b"COMMIT", SUBMIT),
+    # A one-statement step alone in its batch runs in autocommit: the statement's reply is lost.
+    (LOST_REPLY_MARKER.encode(), {**identify(2), "issue": {**identify(2)["issue"], "description": LOST_REPLY_MARKER}}),
+], ids=["transaction", "autocommit"])
+def test_a_step_whose_commit_reply_is_lost_is_not_called_a_lost_race(
+    proxied_postgres: Proxied, lost: bytes, action: dict[str, Any]
+) -> None:
     server, proxy = proxied_postgres.server, proxied_postgres.proxy
     with requests.Session() as http:
         assert http.post(f"{server.url}/reset", json={"session_id": "unsure"}, timeout=30).status_code == 200
         assert http.post(f"{server.url}/step", json={"session_id": "unsure", "action": identify(1)},
                          timeout=30).status_code == 200
-        # Postgres commits the step, but its answer to COMMIT never reaches the service.
-        proxy.lose_reply_to(b"COMMIT")
-        response = http.post(f"{server.url}/step", json={"session_id": "unsure", "action": identify(2)},
-                             timeout=30)
+        # Postgres commits the step, but its answer never reaches the service.
+        proxy.lose_reply_to(lost)
+        response = http.post(f"{server.url}/step", json={"session_id": "unsure", "action": action}, timeout=30)
         state = http.get(f"{server.url}/state", params={"session_id": "unsure"}, timeout=30).json()
     assert state["step_count"] == 2  # it was recorded ...
     # ... but the service cannot know that: not a lost race (409), and not a retry that applies

@@ -306,6 +306,12 @@ def write_step(connection: sa.Connection, prepared: PreparedStep) -> StepOutcome
     return prepared.outcome
 
 
+def one_statement(database: Database, prepared: PreparedStep) -> bool:
+    """True when :func:`write_step` is a single statement: on Postgres, unless the step ends
+    the episode (its issue rows are a second one)."""
+    return not database.is_sqlite and not prepared.issue_rows
+
+
 def advance(live: LiveEpisode, prepared: PreparedStep) -> None:
     """Bring ``live`` in line with a step that was written."""
     live.step_count = prepared.values["step_count"]
@@ -337,7 +343,8 @@ def step_session(database: Database, registry: TaskRegistry, session_id: str, ac
 
 def _step_once(database: Database, live: LiveEpisode, action: dict[str, Any]) -> tuple[StepOutcome, LiveEpisode]:
     prepared = prepare_step(live, action)
-    outcome = database.write(lambda connection: write_step(connection, prepared))
+    outcome = database.write(lambda connection: write_step(connection, prepared),
+                             single_statement=one_statement(database, prepared))
     advance(live, prepared)
     return outcome, live
 

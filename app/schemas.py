@@ -129,6 +129,76 @@ class StepRequestSchema(StrictSchema):
     request_id = fields.String(load_default=None, allow_none=True, validate=LABEL_LENGTH)
 
 
+# ---------------------------------------------------------------------- the step's shortcut
+#
+# Every step is validated, and marshmallow costs more per action than the rest of a step's
+# Python work outside the engine. These checks accept, without running the schema, only input
+# that the schema accepts as it is; anything else (an error, a bool where a number goes, an
+# unusual but valid value) goes through the schema, which stays the contract and writes every
+# error message. They are a shortcut, not a second contract: tests/test_schema_shortcut.py
+# checks that whatever they accept, the schema accepts too.
+
+_ACTION_KEYS = frozenset(ActionSchema().fields)
+_ISSUE_KEYS = frozenset(IssueSchema().fields)
+_STEP_KEYS = frozenset(StepRequestSchema().fields)
+_ACTION_TYPES = frozenset(a.value for a in ActionType)
+_ISSUE_TYPES = frozenset(t.value for t in IssueType)
+_SEVERITIES = frozenset(s.value for s in Severity)
+
+
+def _text(value: Any, longest: int, shortest: int = 0) -> bool:
+    """A storable string (see :func:`unstorable`) of ``shortest``..``longest`` characters."""
+    return (type(value) is str and shortest <= len(value) <= longest and "\x00" not in value
+            and (value.isascii() or unstorable(value) is None))
+
+
+def _one_of(value: Any, choices: frozenset[str]) -> bool:
+    return type(value) is str and value in choices
+
+
+def _plainly_valid_issue(issue: Any) -> bool:
+    if type(issue) is not dict or not issue.keys() <= _ISSUE_KEYS:
+        return False
+    line = issue.get("line_number")
+    fix = issue.get("suggested_fix")
+    return (type(line) is int and 1 <= line <= INT64_MAX
+            and _one_of(issue.get("issue_type"), _ISSUE_TYPES) and _one_of(issue.get("severity"), _SEVERITIES)
+            and ("description" not in issue or _text(issue["description"], MAX_DESCRIPTION_LENGTH))
+            and (fix is None or _text(fix, MAX_FIX_LENGTH)))
+
+
+def plainly_valid_action(action: Any) -> bool:
+    """True only when :class:`ActionSchema` accepts ``action`` as it is (False: ask it)."""
+    if type(action) is not dict or not action.keys() <= _ACTION_KEYS:
+        return False
+    kind = action.get("action_type")
+    if not _one_of(kind, _ACTION_TYPES):
+        return False
+    issue = action.get("issue")
+    if issue is None:
+        if kind == ActionType.IDENTIFY_ISSUE.value:
+            return False
+    elif not _plainly_valid_issue(issue):
+        return False
+    confidence = action.get("confidence")
+    if confidence is not None and not (type(confidence) in (int, float) and 0 <= confidence <= 1):
+        return False
+    return "metadata" not in action or (type(action["metadata"]) is dict
+                                        and unstorable(action["metadata"]) is None)
+
+
+def plainly_valid_step_request(body: Any) -> bool:
+    """True only when :class:`StepRequestSchema` accepts ``body`` as it is (False: ask it)."""
+    if type(body) is not dict or not body.keys() <= _STEP_KEYS:
+        return False
+    timeout = body.get("timeout_s")
+    request_id = body.get("request_id")
+    return (_text(body.get("session_id"), ID_LENGTH.max, ID_LENGTH.min)
+            and (timeout is None or (type(timeout) in (int, float) and math.isfinite(timeout)))
+            and (request_id is None or _text(request_id, LABEL_LENGTH.max, LABEL_LENGTH.min))
+            and plainly_valid_action(body.get("action")))
+
+
 class SessionArgsSchema(StrictSchema):
     """Arguments of the MCP tools that act on a session."""
 

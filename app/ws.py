@@ -22,7 +22,7 @@ from app.db import get_database
 from app.env import TaskRegistry
 from app.jsonio import dumps_text
 from app.errors import DomainError, ValidationFailed, error_body, from_exception
-from app.schemas import ActionSchema, ResetRequestSchema
+from app.schemas import ActionSchema, ResetRequestSchema, plainly_valid_action
 from app.services import episodes, stepping
 from app.services.mcp import handle_jsonrpc
 from app.ws_channel import Channel, ChannelClosed, HandshakeOnly
@@ -233,7 +233,8 @@ class ReviewSocket:
         return outcome.to_wire()
 
     def _step(self, action: Any) -> dict[str, Any]:
-        action_schema.load(action)
+        if not plainly_valid_action(action):
+            action_schema.load(action)  # the error frame names the fields at fault
         if self.session_id is None:
             raise FrameError(EXECUTION_ERROR, "no episode yet: send a reset first")
         live, self.live = self.live, None  # kept only once this step is written

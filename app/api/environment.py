@@ -9,7 +9,7 @@ from app.api import bp, json_body, load, registry
 from app.auth import current_owner
 from app.db import get_database, request_session
 from app.errors import json_error
-from app.schemas import ResetRequestSchema, SessionQuerySchema, StepRequestSchema
+from app.schemas import ResetRequestSchema, SessionQuerySchema, StepRequestSchema, plainly_valid_step_request
 from app.services import episodes, stepping
 
 reset_schema = ResetRequestSchema()
@@ -30,10 +30,13 @@ def reset() -> Response:
 @bp.post("/step")
 def step() -> Response:
     """Apply one action to the session's current episode."""
-    args = load(step_schema, json_body())
+    body = json_body()
+    if not plainly_valid_step_request(body):
+        load(step_schema, body)  # 422 with the fields at fault (or, rarely, valid after all)
+    session_id = body["session_id"]
     owner, kept = current_owner(), live_episodes()
-    outcome, live = stepping.step_session(get_database(current_app), registry(), args["session_id"],
-                                          json_body()["action"], owner=owner, live=kept.take(args["session_id"], owner))
+    outcome, live = stepping.step_session(get_database(current_app), registry(), session_id,
+                                          body["action"], owner=owner, live=kept.take(session_id, owner))
     kept.put(live, owner)
     return jsonify(outcome.to_wire())
 

@@ -132,7 +132,8 @@ class WalCheckpointer:
     checkpoint runs every ``interval`` seconds instead, beside the writers, which it never
     blocks (SQLite lets a checkpoint and a writer proceed together; two processes' checkpoints
     take turns, the second one reporting busy). The writers keep an automatic checkpoint at
-    ``fallback_pages`` so that the log stays bounded if this thread falls behind.
+    :class:`Database`'s ``sqlite_fallback_checkpoint_pages`` so that the log stays bounded if
+    this thread falls behind.
 
     The thread starts at the first :meth:`ensure_running` of each process (gunicorn forks its
     workers, and threads do not survive a fork) and is a daemon: it holds nothing that a
@@ -149,7 +150,7 @@ class WalCheckpointer:
 
     def ensure_running(self) -> None:
         """Start this process's checkpoint thread unless it runs already."""
-        if self._pid == os.getpid() or self.interval <= 0:
+        if self._pid == os.getpid():
             return
         with self._lock:
             if self._pid == os.getpid():
@@ -193,6 +194,12 @@ class WalCheckpointer:
         with self._lock:
             self._stop.set()
             self._pid = 0
+
+
+def _outcome_unknown() -> Unavailable:
+    """The error of a write whose connection failed after its commit may have been applied."""
+    return Unavailable("the database connection failed while committing; the "
+                       "change may have been saved: check before retrying")
 
 
 class GroupCommitter:
@@ -291,8 +298,7 @@ class GroupCommitter:
             if committing:
                 # The database may have committed before the connection failed: running
                 # the jobs again would apply them twice, or report them as lost races.
-                unknown = Unavailable("the database connection failed while committing; the "
-                                      "change may have been saved: check before retrying")
+                unknown = _outcome_unknown()
                 for job in batch:
                     if job.error is None:
                         job.result, job.error = None, unknown
@@ -329,9 +335,7 @@ class GroupCommitter:
             job.error = exc  # wrote nothing
         except sa.exc.DBAPIError as exc:
             if exc.connection_invalidated:
-                # The statement may have committed before the connection failed.
-                job.error = Unavailable("the database connection failed while committing; the "
-                                        "change may have been saved: check before retrying")
+                job.error = _outcome_unknown()  # the statement may have committed first
             else:
                 job.error = exc  # the statement failed: its transaction wrote nothing
         except Exception as exc:  # noqa: BLE001 - handed to the job's caller

@@ -63,8 +63,10 @@ class Episode(Base):
         sa.Index("ix_episodes_task_split_status", "task", "split", "status"),
         sa.Index("ix_episodes_agent_model", "agent", "model"),
         sa.Index("ix_episodes_created_at", "created_at"),
+        # Also finds running episodes for the idle sweep. No index holds a column that every
+        # step changes (updated_at, step_count, state, counters): a step's update then touches
+        # no index, and on Postgres it is a HOT update.
         sa.Index("ix_episodes_status_finished", "status", "finished_at"),
-        sa.Index("ix_episodes_status_updated", "status", "updated_at"),
         sa.Index("ix_episodes_owner_created", "owner", "created_at"),
         # Score percentiles per group read these in order instead of sorting (analytics).
         sa.Index("ix_episodes_scores_by_task", "status", "task", "split", "completion_score"),

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from app.db import Database, DriverStatement
 from app.env import load_registry
 from app.models import Episode, EpisodeStatus, Step
-from app.services.stepping import LiveEpisode, LiveEpisodes, prepare_reset
+from app.services import stepping
+from app.services.stepping import LiveEpisode, LiveEpisodes, prepare_reset, prepare_step, read_live
 
 REPORT = {"action_type": "identify_issue", "confidence": 0.5,
           "issue": {"line_number": 3, "issue_type": "syntax_error", "severity": "high",
@@ -58,6 +59,30 @@ def test_driver_statement_applies_column_types_and_raises_sqlalchemy_errors(data
     finally:
         table.drop(database.engine, checkfirst=True)
         database.dispose()
+
+
+def test_no_index_holds_a_column_that_every_step_writes() -> None:
+    indexed = {column.name for index in Episode.__table__.indexes for column in index.columns}
+    assert indexed & set(stepping._PROGRESS) == set()
+
+
+def test_a_step_updates_its_episode_in_place_on_postgres(make_app, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    """On Postgres a step's update changes no indexed column, so it is a HOT update: the new row
+    version stays on its page and no index gets an entry for it."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("HOT updates are Postgres's")
+    app = make_app()
+    session = app.test_client().post("/reset", json={"task": "syntax_check", "seed": 3}).get_json()["session_id"]
+    database, registry = app.extensions["database"], app.extensions["registry"]
+    with database.engine.connect() as connection, connection.begin() as transaction:
+        for _ in range(3):
+            live = read_live(connection, registry, session, None)
+            stepping.write_step(connection, prepare_step(live, REPORT))
+        hot, updated = connection.exec_driver_sql(
+            "SELECT pg_stat_get_xact_tuples_hot_updated('episodes'::regclass),"
+            " pg_stat_get_xact_tuples_updated('episodes'::regclass)").one()
+        transaction.rollback()
+    assert (hot, updated) == (3, 3)
 
 
 def test_http_steps_through_two_processes_stay_in_order(make_app) -> None:  # type: ignore[no-untyped-def]

@@ -19,9 +19,10 @@ from app.models import Episode, EpisodeStatus, utcnow
 def abandon_idle_episodes(db: so.Session, idle_for: timedelta, now: Optional[datetime] = None) -> int:
     """Mark running episodes whose last change is older than ``idle_for`` abandoned.
 
-    One ``UPDATE`` guarded by ``status = 'running' AND updated_at < cutoff`` (served by the
-    ``(status, updated_at)`` index): a step committed meanwhile moves ``updated_at`` past the
-    cutoff, so an episode that is being played is never abandoned under its agent.
+    One ``UPDATE`` guarded by ``status = 'running' AND updated_at < cutoff`` (the running
+    episodes are found through the ``(status, finished_at)`` index; ``updated_at`` is in no
+    index, so that steps' updates touch none): a step committed meanwhile moves ``updated_at``
+    past the cutoff, so an episode that is being played is never abandoned under its agent.
 
     Args:
         db: The session; the caller commits.

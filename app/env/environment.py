@@ -33,7 +33,7 @@ from app.env.models import (
     PlantedIssue,
     ReviewResult,
 )
-from app.env.tasks import DEFAULT_SPLIT, TaskRegistry, TaskSpec, code_digest, load_registry
+from app.env.tasks import DEFAULT_SPLIT, TaskRegistry, TaskSpec, load_registry
 
 FALSE_POSITIVE_PENALTY = -0.15
 DUPLICATE_PENALTY = -0.15
@@ -388,7 +388,7 @@ class CodeReviewerEnv:
             "task_name": spec.task_name,
             "seed": spec.seed,
             "split": spec.split,
-            "code_digest": code_digest(spec.snippet.code),
+            "code_digest": spec.snippet.digest,
             "episode_id": state.episode_id,
             "step_number": state.step_number,
             "done": state.done,
@@ -420,7 +420,7 @@ class CodeReviewerEnv:
             raise ValueError(f"unsupported snapshot version {snapshot.get('version')!r}")
         env = cls(task_name=snapshot["task_name"], registry=registry)
         spec = env.registry.episode(env.task.name, seed=snapshot["seed"], split=snapshot["split"])
-        if code_digest(spec.snippet.code) != snapshot["code_digest"]:
+        if spec.snippet.digest != snapshot["code_digest"]:
             raise ValueError("the task's code changed since this snapshot was taken")
         env._spec = spec
         env._state = _EpisodeState(

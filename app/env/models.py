@@ -7,6 +7,8 @@ validation libraries. Each type converts to and from JSON-ready dicts with ``to_
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
@@ -226,6 +228,12 @@ class CodeSnippet:
     language: str = "python"
     file_name: str = "snippet.py"
     context: Optional[str] = None
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """Stable short digest of the code, tying snapshots to the code they were made on
+        (computed once per snippet: every step's snapshot carries it)."""
+        return hashlib.sha256(self.code.encode("utf-8")).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form."""

@@ -7,7 +7,6 @@ names. Adding a task is adding such a folder; no code changes.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import tomllib
 from dataclasses import dataclass
@@ -267,7 +266,3 @@ def load_registry(path: Optional[str] = None) -> TaskRegistry:
     """Load (once per process and path) the registry from ``path`` or the default folder."""
     return TaskRegistry.from_directory(path or default_tasks_dir())
 
-
-def code_digest(code: str) -> str:
-    """Stable short digest of a snippet, used to tie snapshots to the code they were made on."""
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]

@@ -7,12 +7,19 @@ CPU than Flask's own request handling. An agent's connection is a closed loop (r
 next request), so :class:`LingeringThreadWorker` lets the thread that answered wait a moment
 for the next request and serve it too; a connection that stays quiet goes back to the poller
 as before. WebSockets are unaffected (a socket holds its thread for its lifetime).
+
+gunicorn writes a response's headers and its body with two ``send`` calls, and its sockets
+have Nagle's algorithm off, so a small reply leaves as two TCP segments, each waking the
+client. The worker corks the socket (``TCP_CORK``, Linux) while it answers a plain request,
+so the reply leaves as one segment when the socket is uncorked after the last write; an
+upgrade request (a WebSocket) is never corked, since its socket then carries frames.
 """
 
 from __future__ import annotations
 
 import os
 import select
+import socket
 import time
 from typing import Any
 
@@ -27,11 +34,33 @@ class LingeringThreadWorker(ThreadWorker):
     """gunicorn's ``gthread`` worker whose threads serve a keep-alive connection's next request
     themselves when it arrives within ``LINGER_SECONDS``."""
 
+    def handle_request(self, req: Any, conn: Any) -> Any:
+        corked = not _is_upgrade(req) and _cork(conn.sock, True)
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            if corked:
+                _cork(conn.sock, False)  # sends what the response left in the socket
+
     def handle(self, conn: Any) -> Any:
         result = super().handle(conn)
         while result is True and self.alive and LINGER_SECONDS > 0 and _next_request_arrives(conn, LINGER_SECONDS):
             result = super().handle(conn)
         return result
+
+
+def _is_upgrade(req: Any) -> bool:
+    """Whether ``req`` asks to switch protocols (gunicorn's header names are upper case)."""
+    return any(name == "UPGRADE" for name, _ in req.headers)
+
+
+def _cork(sock: socket.socket, on: bool) -> bool:
+    """Set ``TCP_CORK`` on ``sock``; False where there is none (another OS, a Unix socket)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, int(on))
+    except (AttributeError, OSError):
+        return False
+    return True
 
 
 def _next_request_arrives(conn: Any, seconds: float) -> bool:

@@ -1,15 +1,20 @@
 """The gunicorn worker (``app.serving.LingeringThreadWorker``): a keep-alive connection is served
 whether its next request comes at once (same thread), after the linger (back through gunicorn's
-poller), or pipelined behind the previous one in a single packet."""
+poller), or pipelined behind the previous one in a single packet; a reply leaves in one TCP
+segment, and a WebSocket's frames are not held back by that."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import socket
+import subprocess
 import time
 from typing import Iterator
 
 import pytest
+from websockets.sync.client import connect
 
 from app.devserver import LocalServer
 
@@ -59,3 +64,40 @@ def test_one_keep_alive_connection_serves_quick_late_and_pipelined_requests(serv
         status, body = read_response(stream, buffer)
         assert status == 200 and body["status"] == "healthy"
         assert not buffer
+
+
+def _segments_sent_to(client: socket.socket) -> int:
+    """TCP segments the server has sent on the connection ``client`` holds (``ss``'s counter)."""
+    port = client.getsockname()[1]
+    listing = subprocess.run(["ss", "-tinH", "state", "established", f"( dport = :{port} )"],
+                             capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"segs_out:(\d+)", listing).group(1))
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs iproute2's ss to read TCP counters")
+def test_a_reply_leaves_as_one_segment(server: LocalServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stream:
+        buffer = bytearray()
+        stream.sendall(request("/tasks"))
+        read_response(stream, buffer)
+        time.sleep(0.1)
+        before = _segments_sent_to(stream)
+        for _ in range(20):
+            stream.sendall(request("/tasks"))
+            assert read_response(stream, buffer)[0] == 200
+            time.sleep(0.005)
+        per_reply = (_segments_sent_to(stream) - before) / 20
+    # Headers and body as two segments would be 2 per reply (more for a body above one MSS:
+    # /tasks is a few kB). A stray ACK may add a little.
+    assert per_reply < 1.5, per_reply
+
+
+def test_websocket_frames_are_not_held_back(server: LocalServer) -> None:
+    """A corked socket sends a partial segment only after 200 ms: 20 replies in a row would
+    take 4 s if the WebSocket's socket were corked."""
+    with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+        started = time.monotonic()
+        for _ in range(20):
+            ws.send(json.dumps({"type": "state"}))
+            json.loads(ws.recv(timeout=10))
+        assert time.monotonic() - started < 2.0

@@ -6,7 +6,8 @@ the next request arrives: four thread switches per request, which on a small mac
 CPU than Flask's own request handling. An agent's connection is a closed loop (reply, think,
 next request), so :class:`LingeringThreadWorker` lets the thread that answered wait a moment
 for the next request and serve it too; a connection that stays quiet goes back to the poller
-as before. WebSockets are unaffected (a socket holds its thread for its lifetime).
+as before. A thread lingers only while at least half of the worker's threads are free, so
+lingering never keeps the requests gunicorn's poller hands out waiting for a thread. WebSockets are unaffected (a socket holds its thread for its lifetime).
 
 gunicorn writes a response's headers and its body with two ``send`` calls, and its sockets
 have Nagle's algorithm off, so a small reply leaves as two TCP segments, each waking the
@@ -20,6 +21,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import threading
 import time
 from typing import Any
 
@@ -27,12 +29,17 @@ from gunicorn.workers.gthread import ThreadWorker
 
 # How long a thread keeps a quiet keep-alive connection before handing it to the poller.
 # 0 restores gunicorn's behaviour.
-LINGER_SECONDS = float(os.environ.get("GUNICORN_KEEPALIVE_LINGER_MS", "2")) / 1000
+LINGER_SECONDS = float(os.environ.get("GUNICORN_KEEPALIVE_LINGER_MS", "20")) / 1000
 
 
 class LingeringThreadWorker(ThreadWorker):
     """gunicorn's ``gthread`` worker whose threads serve a keep-alive connection's next request
     themselves when it arrives within ``LINGER_SECONDS``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._busy_lock = threading.Lock()
+        self._busy = 0  # threads inside handle(): serving, lingering or holding a WebSocket
 
     def handle_request(self, req: Any, conn: Any) -> Any:
         corked = not _is_upgrade(req) and _cork(conn.sock, True)
@@ -43,10 +50,17 @@ class LingeringThreadWorker(ThreadWorker):
                 _cork(conn.sock, False)  # sends what the response left in the socket
 
     def handle(self, conn: Any) -> Any:
-        result = super().handle(conn)
-        while result is True and self.alive and LINGER_SECONDS > 0 and _next_request_arrives(conn, LINGER_SECONDS):
+        with self._busy_lock:
+            self._busy += 1
+        try:
             result = super().handle(conn)
-        return result
+            while (result is True and self.alive and LINGER_SECONDS > 0 and self._busy * 2 <= self.cfg.threads
+                   and _next_request_arrives(conn, LINGER_SECONDS)):
+                result = super().handle(conn)
+            return result
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
 
 
 def _is_upgrade(req: Any) -> bool:

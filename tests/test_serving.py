@@ -101,3 +101,28 @@ def test_websocket_frames_are_not_held_back(server: LocalServer) -> None:
             ws.send(json.dumps({"type": "state"}))
             json.loads(ws.recv(timeout=10))
         assert time.monotonic() - started < 2.0
+
+
+def test_lingering_never_takes_every_thread() -> None:
+    """Two threads and a linger of 3 s: the first connection's thread lingers on it; the
+    second's may not (a thread lingers only while half the threads are free), so a third
+    connection is served at once rather than after a linger ends."""
+    server = LocalServer.with_temporary_database(workers=1, threads=2,
+                                                 extra_env={"GUNICORN_KEEPALIVE_LINGER_MS": "3000"})
+    try:
+        streams = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(3)]
+        buffers = [bytearray() for _ in streams]
+        for stream, buffer in zip(streams[:2], buffers):
+            stream.sendall(request("/health"))
+            assert read_response(stream, buffer)[0] == 200
+        started = time.monotonic()
+        streams[2].sendall(request("/health"))
+        assert read_response(streams[2], buffers[2])[0] == 200
+        assert time.monotonic() - started < 1.5
+        for stream, buffer in zip(streams, buffers):  # every connection is still served
+            stream.sendall(request("/health"))
+            assert read_response(stream, buffer)[0] == 200
+        for stream in streams:
+            stream.close()
+    finally:
+        server.stop()

@@ -258,6 +258,8 @@ class ReviewSocket:
 def init_ws(app: Flask) -> None:
     """Bind the WebSocket routes and the per-process connection limit to ``app``."""
     app.extensions["ws_limiter"] = ConnectionLimiter(app.config["WS_MAX_CONNECTIONS"])
+    if not 0 <= app.config["WS_DEFLATE_LEVEL"] <= 9:
+        raise ValueError(f"WS_DEFLATE_LEVEL must be 0 to 9, got {app.config['WS_DEFLATE_LEVEL']}")
     # flask-sock answers the handshake; the frames are then read by app.ws_channel.
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"thread_class": HandshakeOnly})
     sock.init_app(app)
@@ -269,7 +271,8 @@ def review_socket(ws: Any) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     # A frame over WS_MAX_MESSAGE_BYTES gets an error frame; one far over it is a flood, not a
     # mistake: the socket closes (1009) before the frame is buffered whole.
-    channel = Channel(ws, max_size=HARD_FRAME_FACTOR * app.config["WS_MAX_MESSAGE_BYTES"])
+    channel = Channel(ws, max_size=HARD_FRAME_FACTOR * app.config["WS_MAX_MESSAGE_BYTES"],
+                      deflate_level=app.config["WS_DEFLATE_LEVEL"])
     limiter: ConnectionLimiter = app.extensions["ws_limiter"]
     if not limiter.acquire():
         try:

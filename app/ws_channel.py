@@ -44,10 +44,11 @@ class HandshakeOnly:
         """Nothing to start."""
 
 
-def negotiated_extensions(handshake: Any) -> list[Extension]:
+def negotiated_extensions(handshake: Any, deflate_level: int = -1) -> list[Extension]:
     """websockets' equivalents of the extensions wsproto's handshake (``handshake``, a
     ``wsproto.WSConnection``) agreed to: permessage-deflate with its accepted parameters, the
-    only extension simple-websocket offers."""
+    only extension simple-websocket offers, compressing at zlib level ``deflate_level``
+    (-1: zlib's default)."""
     connection = getattr(handshake, "connection", None)
     agreed = getattr(getattr(connection, "_proto", None), "extensions", [])
     extensions: list[Extension] = []
@@ -58,6 +59,7 @@ def negotiated_extensions(handshake: Any) -> list[Extension]:
                 local_no_context_takeover=extension.server_no_context_takeover,
                 remote_max_window_bits=extension.client_max_window_bits,
                 local_max_window_bits=extension.server_max_window_bits,
+                compress_settings={"level": deflate_level},
             ))
     return extensions
 
@@ -66,13 +68,14 @@ class Channel:
     """Messages in and out of one accepted WebSocket (a flask-sock ``ws``).
 
     ``max_size`` bounds a message, fragments included: beyond it the connection closes with
-    1009 before the payload is buffered.
+    1009 before the payload is buffered. ``deflate_level``: zlib level of outgoing messages
+    when the handshake agreed to permessage-deflate.
     """
 
-    def __init__(self, ws: Any, max_size: int) -> None:
+    def __init__(self, ws: Any, max_size: int, deflate_level: int = -1) -> None:
         self.sock: socket.socket = ws.sock
         self.protocol = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size)
-        self.protocol.extensions = negotiated_extensions(ws.ws)
+        self.protocol.extensions = negotiated_extensions(ws.ws, deflate_level)
         # flask-sock closes its own object after the handler returns; it must not write a
         # second close frame into a connection this channel has closed.
         ws.connected = False

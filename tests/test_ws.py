@@ -6,6 +6,7 @@ import json
 import shutil
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -13,8 +14,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
 from websockets.sync.client import connect
+from wsproto.extensions import PerMessageDeflate as HandshakeDeflate
 
 from app.env import load_registry
+from app.ws_channel import negotiated_extensions
 
 from conftest import LiveServer
 
@@ -195,6 +198,24 @@ def test_compressed_and_plain_clients_play_whole_episodes(live_server: LiveServe
                 reply = exchange(ws, {"type": "step", "data": identify(issue.line_number)})
                 assert reply["data"]["reward"] == issue.severity.value_points
                 assert reply["data"]["observation"]["code_snippet"]["code"] == seeded.snippet.code
+
+
+def test_replies_are_compressed_at_the_configured_level() -> None:
+    agreed = HandshakeDeflate()
+    agreed.accept("permessage-deflate")  # as the server's handshake accepts a client's offer
+    assert agreed.enabled()
+    handshake = SimpleNamespace(connection=SimpleNamespace(_proto=SimpleNamespace(extensions=[agreed])))
+    reply = json.dumps({"code": "def f(x):\n    return x + 1\n" * 200}).encode()
+    sizes = {}
+    for level in (0, 1, 9):
+        [deflate] = negotiated_extensions(handshake, level)
+        sizes[level] = len(deflate.encode(Frame(Opcode.TEXT, reply)).data)
+    assert sizes[0] >= len(reply) > 20 * sizes[1] and sizes[1] > sizes[9]  # 0 stores, 1 and 9 compress
+
+
+def test_a_deflate_level_out_of_range_stops_the_app(make_app) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="WS_DEFLATE_LEVEL"):
+        make_app(WS_DEFLATE_LEVEL=10)
 
 
 def test_a_fragmented_message_is_reassembled(live_server: LiveServer) -> None:

@@ -7,7 +7,8 @@ CPU than Flask's own request handling. An agent's connection is a closed loop (r
 next request), so :class:`LingeringThreadWorker` lets the thread that answered wait a moment
 for the next request and serve it too; a connection that stays quiet goes back to the poller
 as before. A thread lingers only while at least half of the worker's threads are free, so
-lingering never keeps the requests gunicorn's poller hands out waiting for a thread. WebSockets are unaffected (a socket holds its thread for its lifetime).
+lingering never keeps the requests gunicorn's poller hands out waiting for a thread.
+WebSockets are unaffected (a socket holds its thread for its lifetime).
 
 gunicorn writes a response's headers and its body with two ``send`` calls, and its sockets
 have Nagle's algorithm off, so a small reply leaves as two TCP segments, each waking the

@@ -44,11 +44,10 @@ class HandshakeOnly:
         """Nothing to start."""
 
 
-def negotiated_extensions(handshake: Any, deflate_level: int = -1) -> list[Extension]:
+def negotiated_extensions(handshake: Any, deflate_level: int) -> list[Extension]:
     """websockets' equivalents of the extensions wsproto's handshake (``handshake``, a
     ``wsproto.WSConnection``) agreed to: permessage-deflate with its accepted parameters, the
-    only extension simple-websocket offers, compressing at zlib level ``deflate_level``
-    (-1: zlib's default)."""
+    only extension simple-websocket offers, compressing at zlib level ``deflate_level``."""
     connection = getattr(handshake, "connection", None)
     agreed = getattr(getattr(connection, "_proto", None), "extensions", [])
     extensions: list[Extension] = []
@@ -72,7 +71,7 @@ class Channel:
     when the handshake agreed to permessage-deflate.
     """
 
-    def __init__(self, ws: Any, max_size: int, deflate_level: int = -1) -> None:
+    def __init__(self, ws: Any, max_size: int, deflate_level: int) -> None:
         self.sock: socket.socket = ws.sock
         self.protocol = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size)
         self.protocol.extensions = negotiated_extensions(ws.ws, deflate_level)

@@ -31,7 +31,7 @@ class ServerOptions:
 
     workers: int = 2
     threads: int = 32
-    worker_class: str = "gthread"
+    worker_class: str = "app.serving.LingeringThreadWorker"
 
 
 def process_tree_rss_mib(pid: int) -> float:

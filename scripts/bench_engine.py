@@ -1,9 +1,11 @@
-"""Print in-process steps per second of the engine, per task, with a mixed policy.
+"""Print in-process steps per second of the engine, per task, with a mixed policy, and how fast
+it generates new episodes.
 
 Usage: python scripts/bench_engine.py [--seconds 2.0]
 
 The policy mixes true reports, false positives, repeats, hints and submits, so every branch
-of the grader is exercised. Runs on one core (a single thread).
+of the grader is exercised. New episodes are generated for seeds not seen before (the registry
+keeps recent ones), after a warm-up of 100 seeds. Runs on one core (a single thread).
 """
 
 from __future__ import annotations
@@ -69,15 +71,31 @@ def bench_task(name: str, seconds: float) -> tuple[int, float]:
     return steps, elapsed
 
 
+def bench_generation(name: str, seconds: float) -> tuple[int, float]:
+    """New episodes of ``name`` generated in ``seconds``, from seeds the registry has not seen."""
+    registry = load_registry()
+    for seed in range(100):
+        registry.episode(name, seed=seed)
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        registry.episode(name, seed=1_000_000 + count)
+        count += 1
+    return count, time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="time per task")
     args = parser.parse_args()
     print(f"python {platform.python_version()} on {platform.machine()}, one thread")
-    print(f"{'task':<24}{'steps':>10}{'seconds':>10}{'steps/s':>12}")
+    print(f"{'task':<24}{'steps':>10}{'seconds':>10}{'steps/s':>12}{'new episodes/s':>16}{'ms per new':>12}")
     for name in load_registry().names():
         steps, elapsed = bench_task(name, args.seconds)
-        print(f"{name:<24}{steps:>10}{elapsed:>10.2f}{steps / elapsed:>12,.0f}")
+        episodes, generating = bench_generation(name, args.seconds)
+        print(f"{name:<24}{steps:>10}{elapsed:>10.2f}{steps / elapsed:>12,.0f}{episodes / generating:>16,.0f}"
+              f"{generating * 1000 / episodes:>12.3f}")
 
 
 if __name__ == "__main__":

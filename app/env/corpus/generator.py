@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from app.env.corpus.literals import LiteralStyle, vary_line
+from app.env.corpus.literals import LiteralStyle, varier
 from app.env.corpus.modules import BaseModule, Site
 from app.env.corpus.operators import OPERATORS_BY_NAME, Operator
 from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue
@@ -246,6 +246,8 @@ class Generator:
         # Both depend only on the verified corpus, fixed above: computed once, not per episode.
         self._sites: dict[tuple[str, IssueType, str], tuple[Site, ...]] = {}
         self._eligible: dict[tuple[tuple[tuple[IssueType, int], ...], str], tuple[BaseModule, ...]] = {}
+        self._sites_by_key: dict[tuple[str, IssueType, str], tuple[Site, ...]] = {}
+        self._decoy_lines: dict[str, frozenset[int]] = {}
 
     @property
     def has_corpus(self) -> bool:
@@ -268,6 +270,22 @@ class Generator:
                 if OPERATORS_BY_NAME[site.operator].issue_type is issue_type
                 and split in OPERATORS_BY_NAME[site.operator].variant(site.variant).splits
             )
+        return found
+
+    def _sorted_sites(self, module: BaseModule, issue_type: IssueType, split: str) -> tuple[Site, ...]:
+        """:meth:`sites` in the order of their keys."""
+        key = (module.name, issue_type, split)
+        found = self._sites_by_key.get(key)
+        if found is None:
+            found = self._sites_by_key[key] = tuple(sorted(self.sites(module, issue_type, split), key=lambda s: s.key))
+        return found
+
+    def _unplantable(self, module: BaseModule) -> frozenset[int]:
+        """Lines of the module's decoys, never planted."""
+        found = self._decoy_lines.get(module.name)
+        if found is None:
+            found = self._decoy_lines[module.name] = frozenset(
+                module.line_of(d.text) for d in module.decoys if _unique(module, d.text))
         return found
 
     def eligible(self, mix: Mapping[IssueType, int], split: str) -> tuple[BaseModule, ...]:
@@ -302,15 +320,16 @@ class Generator:
 
     def _choose_sites(self, module: BaseModule, mix: Mapping[IssueType, int], split: str,
                       rng: random.Random) -> Optional[list[Site]]:
-        decoy_lines = {module.line_of(d.text) for d in module.decoys if _unique(module, d.text)}  # never planted
+        decoy_lines = self._unplantable(module)
         chosen: list[Site] = []
         for kind in sorted(mix, key=lambda k: k.value):
-            pool = sorted(self.sites(module, kind, split), key=lambda s: s.key)
+            pool = list(self._sorted_sites(module, kind, split))
             rng.shuffle(pool)
             used_operators: dict[str, int] = {}
             picked = 0
-            # Prefer operators not used yet, so one snippet mixes bug kinds.
-            for site in sorted(pool, key=lambda s: used_operators.get(s.operator, 0)):
+            # Prefer operators not used yet, so one snippet mixes bug kinds: a site is skipped
+            # below once its operator has its share.
+            for site in pool:
                 if picked == mix[kind]:
                     break
                 gap = MIN_GAP[kind]
@@ -349,14 +368,14 @@ class Generator:
             if rewritten is None:
                 return None
             lines[site.line - 1] = rewritten
-        # Literal spelling comes from its own stream, so it leaves the choice of sites unchanged.
-        style = LiteralStyle.draw(random.Random(f"{task_name}|{split}|{seed}|literals"))
-        clean = _respelled(renamed, module.string_lines, style)
-        lines = _respelled(lines, module.string_lines, style)
         order, mapping = _reorder(prepared, len(lines), rng)
         last_line = max(mapping[site.line] for site in chosen)
         if any(site.operator == "unterminated_triple_quote" and mapping[site.line] != last_line for site in chosen):
             return None  # an open docstring would swallow the errors after it
+        # Literal spelling comes from its own stream, so it leaves the choice of sites unchanged.
+        style = LiteralStyle.draw(random.Random(f"{task_name}|{split}|{seed}|literals"))
+        clean = {site.line: _respelled_line(renamed, site.line, module.string_lines, style) for site in chosen}
+        lines = _respelled(lines, module.string_lines, style)
         code = "\n".join(lines[number - 1] for number in order) + "\n"
 
         issues = []
@@ -369,7 +388,7 @@ class Generator:
             issues.append(PlantedIssue(
                 id=f"{site.operator}-{index}", line_number=line, accepted_lines=tuple(accepted),
                 issue_type=operator.issue_type, severity=operator.severity, description=operator.description,
-                fix=clean[site.line - 1], cwe=operator.cwe, kind=site.operator,
+                fix=clean[site.line], cwe=operator.cwe, kind=site.operator,
             ))
         decoys = self._decoys(module, chosen, mapping, split, mix)
         snippet = CodeSnippet(code=code, language="python", file_name=module.file_name, context=module.context)
@@ -431,7 +450,14 @@ def _renamed_lines(module: BaseModule, prepared: _Prepared, rng: random.Random) 
 
 def _respelled(lines: list[str], skipped: frozenset[int], style: LiteralStyle) -> list[str]:
     """Every line outside multi-line strings with its literals spelled in ``style``."""
-    return [line if number in skipped else vary_line(line, style) for number, line in enumerate(lines, start=1)]
+    vary = varier(style)
+    return [line if number in skipped else vary(line) for number, line in enumerate(lines, start=1)]
+
+
+def _respelled_line(lines: list[str], number: int, skipped: frozenset[int], style: LiteralStyle) -> str:
+    """Line ``number`` (1-based) of :func:`_respelled`'s result."""
+    line = lines[number - 1]
+    return line if number in skipped else varier(style)(line)
 
 
 def _reorder(prepared: _Prepared, line_count: int, rng: random.Random) -> tuple[list[int], dict[int, int]]:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import Callable
 
 QUOTE_STYLES = ("keep", "double", "single")
 DIGIT_STYLES = ("keep", "grouped", "plain")
@@ -76,6 +77,13 @@ def _respell_integer(text: str, digits: str) -> str:
         return text
     head = len(plain) % 3 or 3
     return "_".join([plain[:head]] + [plain[i:i + 3] for i in range(head, len(plain), 3)])
+
+
+@lru_cache(maxsize=None)  # one per style: nine at most
+def varier(style: LiteralStyle) -> Callable[[str], str]:
+    """:func:`vary_line` for one style, cached by the line alone (a generator varies a whole module
+    per episode; keying its cache by the style too would hash the style once per line)."""
+    return lru_cache(maxsize=16384)(partial(vary_line.__wrapped__, style=style))
 
 
 @lru_cache(maxsize=65536)

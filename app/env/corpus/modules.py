@@ -110,13 +110,21 @@ class BaseModule:
                 keys.update(k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str))
         return RewriteContext(dict_keys=tuple(sorted(k for k in keys if k.isidentifier())))
 
+    @cached_property
+    def _numbers_by_text(self) -> dict[str, tuple[int, ...]]:
+        """1-based line numbers by stripped text."""
+        numbers: dict[str, list[int]] = {}
+        for number, line in enumerate(self.lines, start=1):
+            numbers.setdefault(line.strip(), []).append(number)
+        return {text: tuple(found) for text, found in numbers.items()}
+
     def line_of(self, text: str) -> int:
         """1-based line whose stripped text is ``text``.
 
         Raises:
             ValueError: when no line, or more than one, matches.
         """
-        matches = [number for number, line in enumerate(self.lines, start=1) if line.strip() == text.strip()]
+        matches = self._numbers_by_text.get(text.strip(), ())
         if len(matches) != 1:
             raise ValueError(f"{self.name}: {len(matches)} lines match {text!r}")
         return matches[0]

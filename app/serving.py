@@ -15,6 +15,12 @@ have Nagle's algorithm off, so a small reply leaves as two TCP segments, each wa
 client. The worker corks the socket (``TCP_CORK``, Linux) while it answers a plain request,
 so the reply leaves as one segment when the socket is uncorked after the last write; an
 upgrade request (a WebSocket) is never corked, since its socket then carries frames.
+
+The worker's threads run under Linux's ``SCHED_BATCH`` policy: a thread woken by its socket
+or by a finished group commit then waits for the running thread's time slice instead of
+preempting it at once. Under the default policy the woken thread often preempted the thread
+holding the GIL, found the GIL taken and went back to sleep: two context switches for nothing.
+The threads' priority is unchanged; ``GUNICORN_SCHED_BATCH=0`` keeps the default policy.
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ from gunicorn.workers.gthread import ThreadWorker
 LINGER_SECONDS = float(os.environ.get("GUNICORN_KEEPALIVE_LINGER_MS", "20")) / 1000
 
 
+# Whether the worker's threads run under Linux's SCHED_BATCH policy ("0" to keep the default).
+BATCH_SCHEDULING = os.environ.get("GUNICORN_SCHED_BATCH", "1") != "0"
+
+
 class LingeringThreadWorker(ThreadWorker):
     """gunicorn's ``gthread`` worker whose threads serve a keep-alive connection's next request
     themselves when it arrives within ``LINGER_SECONDS``."""
@@ -41,6 +51,11 @@ class LingeringThreadWorker(ThreadWorker):
         super().__init__(*args, **kwargs)
         self._busy_lock = threading.Lock()
         self._busy = 0  # threads inside handle(): serving, lingering or holding a WebSocket
+
+    def init_process(self) -> None:
+        if BATCH_SCHEDULING:
+            _schedule_as_batch()  # before the thread pool exists: its threads inherit the policy
+        super().init_process()
 
     def handle_request(self, req: Any, conn: Any) -> Any:
         corked = not _is_upgrade(req) and _cork(conn.sock, True)
@@ -62,6 +77,16 @@ class LingeringThreadWorker(ThreadWorker):
         finally:
             with self._busy_lock:
                 self._busy -= 1
+
+
+def _schedule_as_batch() -> bool:
+    """Put the calling thread, and the threads it starts from now on, under ``SCHED_BATCH``;
+    False where that policy does not exist (another OS) or is refused."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):
+        return False
+    return True
 
 
 def _is_upgrade(req: Any) -> bool:

@@ -6,11 +6,13 @@ segment, and a WebSocket's frames are not held back by that."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
 import subprocess
 import time
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -126,3 +128,25 @@ def test_lingering_never_takes_every_thread() -> None:
             stream.close()
     finally:
         server.stop()
+
+
+def worker_policies(server: LocalServer) -> set[int]:
+    """The scheduling policies of every thread of the server's worker processes (Linux)."""
+    workers = [int(child) for task in Path(f"/proc/{server.process.pid}/task").iterdir()
+               for child in (task / "children").read_text().split()]
+    assert workers, "the server has no worker process"
+    return {os.sched_getscheduler(int(thread.name)) for worker in workers
+            for thread in Path(f"/proc/{worker}/task").iterdir()}
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+def test_worker_threads_run_under_batch_scheduling(server: LocalServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stream:
+        stream.sendall(request("/health"))  # the pool's threads exist once a request was served
+        assert read_response(stream, bytearray())[0] == 200
+        assert worker_policies(server) == {os.SCHED_BATCH}
+    default = LocalServer.with_temporary_database(workers=1, threads=2, extra_env={"GUNICORN_SCHED_BATCH": "0"})
+    try:
+        assert worker_policies(default) == {os.SCHED_OTHER}
+    finally:
+        default.stop()

@@ -16,7 +16,7 @@ import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterator, Mapping, Optional, Sequence, TypeVar
+from typing import Any, Callable, Generic, Iterator, Mapping, Optional, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -418,11 +418,6 @@ class DriverStatement:
         form = self._form(connection.dialect)
         return on_driver(connection, form.sql, lambda cursor: cursor.execute(form.sql, self._prepare(form, params)))
 
-    def execute_many(self, connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> Any:
-        """Run once per row of ``rows``; returns the driver's cursor."""
-        form = self._form(connection.dialect)
-        return on_driver(connection, form.sql,
-                         lambda cursor: cursor.executemany(form.sql, [self._prepare(form, row) for row in rows]))
 
 
 def on_driver(connection: sa.Connection, sql: str, call: Callable[[Any], Any]) -> Any:

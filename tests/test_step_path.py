@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app.db import Database, DriverStatement
 from app.env import load_registry
-from app.models import Episode, EpisodeStatus, Step
+from app.models import Episode, EpisodeIssue, EpisodeStatus, Step
 from app.services import stepping
 from app.services.stepping import LiveEpisode, LiveEpisodes, prepare_reset, prepare_step, read_live
 
@@ -148,3 +148,26 @@ def test_write_gate_excludes_other_processes(tmp_path) -> None:  # type: ignore[
         worker.join(60)
         assert worker.exitcode == 0
     assert int(counter.read_text()) == 300  # no increment lost to an interleaved writer
+
+
+def test_a_finished_episode_writes_one_row_per_planted_issue(app) -> None:  # type: ignore[no-untyped-def]
+    """The issue rows of a finished episode go in as one statement: every planted issue once,
+    found or missed, with the step that found it."""
+    client = app.test_client()
+    reset = client.post("/reset", json={"task": "full_review", "seed": 11}).get_json()
+    planted = app.extensions["registry"].episode("full_review", seed=11).issues
+    assert len(planted) >= 2
+    first = planted[0]
+    report = {"action_type": "identify_issue", "confidence": 0.9,
+              "issue": {"line_number": first.line_number, "issue_type": first.issue_type.value,
+                        "severity": first.severity.value, "description": "found", "suggested_fix": "fix"}}
+    session = reset["session_id"]
+    assert client.post("/step", json={"session_id": session, "action": report}).status_code == 200
+    final = client.post("/step", json={"session_id": session, "action": {"action_type": "submit_review"}})
+    assert final.get_json()["done"] is True
+    issues = EpisodeIssue.__table__
+    with app.extensions["database"].read() as connection:
+        rows = connection.execute(sa.select(issues.c.issue_id, issues.c.kind, issues.c.found, issues.c.found_at_step)
+                                  .where(issues.c.episode_id == reset["episode_id"])).all()
+    assert sorted(rows) == sorted((issue.id, issue.kind, issue.id == first.id, 1 if issue.id == first.id else None)
+                                  for issue in planted)

@@ -77,6 +77,31 @@ def _insert(table: sa.Table, columns: tuple[str, ...]) -> sa.Insert:
     return sa.insert(table).values(values)
 
 
+def _insert_rows(table: sa.Table, columns: tuple[str, ...], count: int) -> sa.Insert:
+    """``INSERT INTO <table> (<columns>) VALUES (...), (...)``: ``count`` rows in one statement, row
+    ``i``'s values bound as ``<column>_<i>`` (one round trip, where the driver's ``executemany``
+    takes Postgres' pipeline mode and costs several times the statement)."""
+    return sa.insert(table).values([
+        {column: sa.bindparam(f"{column}_{index}", type_=table.c[column].type) for column in columns}
+        for index in range(count)
+    ])
+
+
+class _RowsInsert:
+    """:func:`_insert_rows` statements of one table, compiled once per row count."""
+
+    def __init__(self, table: sa.Table, columns: tuple[str, ...]) -> None:
+        self.table, self.columns = table, columns
+        self._statements: dict[int, DriverStatement] = {}
+
+    def execute(self, connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        statement = self._statements.get(len(rows))
+        if statement is None:
+            statement = self._statements[len(rows)] = DriverStatement(_insert_rows(self.table, self.columns, len(rows)))
+        statement.execute(connection, {f"{column}_{index}": row[column]
+                                       for index, row in enumerate(rows) for column in self.columns})
+
+
 def _guarded_update_and_insert(columns: tuple[str, ...]) -> sa.Insert:
     """Postgres: the guarded update and the step's insert in one statement (one round trip)::
 
@@ -97,8 +122,8 @@ _UPDATE_FINISHED = DriverStatement(_guarded_update(_PROGRESS + _FINISH))
 _INSERT_STEP = DriverStatement(_insert(STEPS, _STEP_COLUMNS))
 _STEP_PROGRESS = DriverStatement(_guarded_update_and_insert(_PROGRESS))
 _STEP_FINISHED = DriverStatement(_guarded_update_and_insert(_PROGRESS + _FINISH))
-_INSERT_ISSUES = DriverStatement(_insert(ISSUES, (
-    "episode_id", "issue_id", "kind", "cwe", "issue_type", "severity", "found", "found_at_step")))
+_ISSUE_COLUMNS = ("episode_id", "issue_id", "kind", "cwe", "issue_type", "severity", "found", "found_at_step")
+_INSERT_ISSUES = _RowsInsert(ISSUES, _ISSUE_COLUMNS)
 _READ_SESSION = DriverStatement(
     sa.select(SESSIONS.c.owner, SESSIONS.c.closed_at, SESSIONS.c.current_episode_id)
     .where(SESSIONS.c.id == sa.bindparam("session_id")))
@@ -302,7 +327,7 @@ def write_step(connection: sa.Connection, prepared: PreparedStep) -> StepOutcome
     if not written:
         raise Conflict(f"another step was applied to episode {live.episode_id!r} concurrently; retry")
     if prepared.issue_rows:
-        _INSERT_ISSUES.execute_many(connection, prepared.issue_rows)
+        _INSERT_ISSUES.execute(connection, prepared.issue_rows)
     return prepared.outcome
 
 

@@ -150,21 +150,25 @@ def measure(url: str, pid: int, transport: str, clients: int, seconds: float, an
 
 
 def commit_floor_ms(database_url: str, commits: int = 500) -> float:
-    """Median milliseconds of one durable single-row commit on ``database_url`` (the fsync floor)."""
+    """Median milliseconds of one durable single-row commit on ``database_url`` (the fsync floor):
+    an INSERT in autocommit on the driver's connection, one round trip, nothing else timed."""
     engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     try:
-        with engine.connect() as connection:
+        raw = engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            driver.autocommit = True
+            cursor = driver.cursor()
             # A temporary table is not WAL-logged on Postgres: time a real table's commits.
-            connection.execute(sa.text("CREATE TABLE IF NOT EXISTS bench_commit_floor (n integer)"))
-            connection.commit()
+            cursor.execute("CREATE TABLE IF NOT EXISTS bench_commit_floor (n integer)")
             timings = []
             for n in range(commits):
                 started = time.perf_counter()
-                connection.execute(sa.text("INSERT INTO bench_commit_floor (n) VALUES (:n)"), {"n": n})
-                connection.commit()
+                cursor.execute("INSERT INTO bench_commit_floor (n) VALUES (%s)", (n,))
                 timings.append(time.perf_counter() - started)
-            connection.execute(sa.text("DROP TABLE bench_commit_floor"))
-            connection.commit()
+            cursor.execute("DROP TABLE bench_commit_floor")
+        finally:
+            raw.close()
         return statistics.median(timings) * 1000
     finally:
         engine.dispose()

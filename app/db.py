@@ -419,7 +419,6 @@ class DriverStatement:
         return on_driver(connection, form.sql, lambda cursor: cursor.execute(form.sql, self._prepare(form, params)))
 
 
-
 def on_driver(connection: sa.Connection, sql: str, call: Callable[[Any], Any]) -> Any:
     """Run ``call(cursor)`` on a new cursor of the connection's driver; returns the cursor.
 

@@ -65,26 +65,29 @@ def _guarded_update(columns: tuple[str, ...]) -> sa.Update:
     )
 
 
-def _insert(table: sa.Table, columns: tuple[str, ...]) -> sa.Insert:
-    """``INSERT INTO <table> (<columns>, <columns with a constant default>) VALUES (:<column>, ...)``:
-    the statement carries the model's constant defaults, which SQLAlchemy would otherwise add."""
-    values: dict[str, Any] = {column: sa.bindparam(column, type_=table.c[column].type) for column in columns}
+def _row_values(table: sa.Table, columns: tuple[str, ...], suffix: str = "") -> dict[str, Any]:
+    """One row's values: ``columns`` bound as ``:<column><suffix>``, plus the model's constant
+    defaults, which SQLAlchemy would otherwise add (a computed default must be passed)."""
+    values: dict[str, Any] = {column: sa.bindparam(f"{column}{suffix}", type_=table.c[column].type)
+                              for column in columns}
     for column in table.c:
         if column.name not in values and column.default is not None:
             if not column.default.is_scalar:
                 raise ValueError(f"{table.name}.{column.name} has a computed default: pass it")
             values[column.name] = column.default.arg
-    return sa.insert(table).values(values)
+    return values
+
+
+def _insert(table: sa.Table, columns: tuple[str, ...]) -> sa.Insert:
+    """``INSERT INTO <table> (<columns>, <columns with a constant default>) VALUES (:<column>, ...)``."""
+    return sa.insert(table).values(_row_values(table, columns))
 
 
 def _insert_rows(table: sa.Table, columns: tuple[str, ...], count: int) -> sa.Insert:
     """``INSERT INTO <table> (<columns>) VALUES (...), (...)``: ``count`` rows in one statement, row
     ``i``'s values bound as ``<column>_<i>`` (one round trip, where the driver's ``executemany``
     takes Postgres' pipeline mode and costs several times the statement)."""
-    return sa.insert(table).values([
-        {column: sa.bindparam(f"{column}_{index}", type_=table.c[column].type) for column in columns}
-        for index in range(count)
-    ])
+    return sa.insert(table).values([_row_values(table, columns, f"_{index}") for index in range(count)])
 
 
 class _RowsInsert:

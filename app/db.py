@@ -227,10 +227,10 @@ class GroupCommitter:
     def run(self, work: Callable[[sa.Connection], T], single_statement: bool = False) -> T:
         """Run ``work`` in a committed transaction shared with concurrent callers; return its result.
 
-        ``single_statement``: ``work`` runs exactly one statement. Alone in its batch on
-        Postgres, it then runs in autocommit: the statement is its own transaction, committed
-        (and synced) before the server answers, in one round trip instead of three (BEGIN, the
-        statement, COMMIT).
+        ``single_statement``: ``work`` writes with one statement at most (any other it runs
+        writes nothing). Alone in its batch on Postgres, it then runs in autocommit: the
+        statement is its own transaction, committed (and synced) before the server answers, in
+        one round trip instead of three (BEGIN, the statement, COMMIT).
         """
         job: _WriteJob[T] = _WriteJob(work, single_statement)
         with self._lock:

@@ -552,11 +552,13 @@ LOST_REPLY_MARKER = "the reply to this step is lost"
 
 
 @pytest.mark.parametrize(("lost", "action"), [
-    # The episode's last step writes two statements in a transaction: COMMIT's reply is lost.
-    (b"COMMIT", SUBMIT),
-    # A one-statement step alone in its batch runs in autocommit: the statement's reply is lost.
+    # A step is one statement, alone in its batch here, so it runs in autocommit: the
+    # statement's reply is lost.
     (LOST_REPLY_MARKER.encode(), {**identify(2), "issue": {**identify(2)["issue"], "description": LOST_REPLY_MARKER}}),
-], ids=["transaction", "autocommit"])
+    # The episode's last step also writes its issue rows, in the same statement (its text is
+    # sent with its first execution).
+    (b"INSERT INTO episode_issues", SUBMIT),
+], ids=["step", "last step"])
 def test_a_step_whose_commit_reply_is_lost_is_not_called_a_lost_race(
     proxied_postgres: Proxied, lost: bytes, action: dict[str, Any]
 ) -> None:
@@ -572,5 +574,18 @@ def test_a_step_whose_commit_reply_is_lost_is_not_called_a_lost_race(
     assert state["step_count"] == 2  # it was recorded ...
     # ... but the service cannot know that: not a lost race (409), and not a retry that applies
     # the action twice; a 503 telling the client to check first.
+    assert response.status_code == 503, response.text
+    assert "check before retrying" in response.json()["error"]["message"]
+
+
+def test_a_reset_whose_commit_reply_is_lost_is_reported_as_unknown(proxied_postgres: Proxied) -> None:
+    server, proxy = proxied_postgres.server, proxied_postgres.proxy
+    with requests.Session() as http:
+        # A requested episode id is checked before the insert: a transaction, whose COMMIT's
+        # reply is lost.
+        proxy.lose_reply_to(b"COMMIT")
+        response = http.post(f"{server.url}/reset", json={"session_id": "unsure", "episode_id": "chosen"}, timeout=30)
+        state = http.get(f"{server.url}/state", params={"session_id": "unsure"}, timeout=30).json()
+    assert state["episode_id"] == "chosen"  # it was recorded, but the service cannot know that
     assert response.status_code == 503, response.text
     assert "check before retrying" in response.json()["error"]["message"]

@@ -10,6 +10,11 @@ WHERE step_count = :seen``), so two overlapping steps never both apply: the lose
 A reset works the same way: ``prepare_reset`` runs the engine, ``write_reset`` writes the
 session and episode rows.
 
+On Postgres every step, and every reset but one with a requested ``episode_id``, is a single
+statement (its rows written by data-modifying ``WITH`` clauses), so that alone in its batch it
+takes one round trip in autocommit (see :class:`~app.db.GroupCommitter`), and in a shared
+batch one round trip of the batch's. SQLite writes a statement per table: it has no round trips.
+
 A WebSocket keeps its :class:`LiveEpisode` between messages (a socket is one session), so its
 steps skip the read; if another writer moved the episode meanwhile, the write conflicts and the
 socket reads afresh.
@@ -21,7 +26,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
 import sqlalchemy.exc
@@ -53,6 +58,11 @@ _FINISH = ("status", "result", "completion_score", "success", "finished_at")
 
 _STEP_COLUMNS = ("episode_id", "index", "action_type", "action", "outcome", "confidence", "reward", "breakdown",
                  "changes", "done", "created_at")
+_ISSUE_COLUMNS = ("episode_id", "issue_id", "kind", "cwe", "issue_type", "severity", "found", "found_at_step")
+_SESSION_COLUMNS = ("id", "transport", "owner", "created_at", "updated_at")
+_EPISODE_COLUMNS = ("id", "session_id", "task", "seed", "split", "owner", "code", "file_name", "status", "agent",
+                    "model", "step_count", "max_steps", "issues_expected", "cumulative_reward", "state", "created_at",
+                    "updated_at")
 
 
 def _guarded_update(columns: tuple[str, ...]) -> sa.Update:
@@ -90,19 +100,39 @@ def _insert_rows(table: sa.Table, columns: tuple[str, ...], count: int) -> sa.In
     return sa.insert(table).values([_row_values(table, columns, f"_{index}") for index in range(count)])
 
 
-class _RowsInsert:
-    """:func:`_insert_rows` statements of one table, compiled once per row count."""
+class _ByCount:
+    """Statements that depend on a row count, built by ``build(count)`` and compiled once per count."""
 
-    def __init__(self, table: sa.Table, columns: tuple[str, ...]) -> None:
-        self.table, self.columns = table, columns
+    def __init__(self, build: Callable[[int], sa.Executable]) -> None:
+        self._build = build
         self._statements: dict[int, DriverStatement] = {}
 
-    def execute(self, connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        statement = self._statements.get(len(rows))
+    def __getitem__(self, count: int) -> DriverStatement:
+        statement = self._statements.get(count)
         if statement is None:
-            statement = self._statements[len(rows)] = DriverStatement(_insert_rows(self.table, self.columns, len(rows)))
-        statement.execute(connection, {f"{column}_{index}": row[column]
-                                       for index, row in enumerate(rows) for column in self.columns})
+            statement = self._statements[count] = DriverStatement(self._build(count))
+        return statement
+
+
+def _numbered(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> dict[str, Any]:
+    """The parameters of ``rows`` for a statement that binds row ``i``'s values as ``<column>_<i>``."""
+    return {f"{column}_{index}": row[column] for index, row in enumerate(rows) for column in columns}
+
+
+def _row_select(table: sa.Table, columns: tuple[str, ...], source: sa.FromClause, suffix: str = "",
+                **given: sa.ColumnElement[Any]) -> tuple[list[str], sa.Select[Any]]:
+    """The row of :func:`_row_values` as ``SELECT ... FROM <source>`` (for ``INSERT ... SELECT``),
+    and its column names. Each value is cast to its column's type (a parameter in a select
+    list has no type of its own on Postgres); the ``given`` columns are selected as given."""
+    values: dict[str, Any] = {**_row_values(table, columns, suffix), **given}
+    selected = [value if name in given else sa.cast(value, table.c[name].type) for name, value in values.items()]
+    return list(values), sa.select(*selected).select_from(source)
+
+
+def _step_insert(moved: sa.CTE) -> sa.Insert:
+    """``INSERT INTO steps (...) SELECT moved.id, :index, ... FROM moved``: the step row, written
+    exactly when the guarded update ``moved`` matched."""
+    return sa.insert(STEPS).from_select(*_row_select(STEPS, _STEP_COLUMNS[1:], moved, episode_id=moved.c.id))
 
 
 def _guarded_update_and_insert(columns: tuple[str, ...]) -> sa.Insert:
@@ -112,11 +142,69 @@ def _guarded_update_and_insert(columns: tuple[str, ...]) -> sa.Insert:
 
     The insert happens exactly when the update matched, so its row count is the guard's answer.
     """
-    moved = _guarded_update(columns).returning(EPISODES.c.id).cte("moved")
-    # Typed casts: a parameter in a select list has no type of its own on Postgres.
-    values = [sa.cast(sa.bindparam(column, type_=STEPS.c[column].type), STEPS.c[column].type)
-              for column in _STEP_COLUMNS[1:]]
-    return sa.insert(STEPS).from_select(list(_STEP_COLUMNS), sa.select(moved.c.id, *values).select_from(moved))
+    return _step_insert(_guarded_update(columns).returning(EPISODES.c.id).cte("moved"))
+
+
+def _finishing_step(issue_count: int) -> sa.Select:
+    """Postgres: a step that ends its episode, with the episode's ``issue_count`` issue rows, in
+    one statement::
+
+        WITH moved AS (UPDATE episodes ... RETURNING id),
+             step AS (INSERT INTO steps (...) SELECT moved.id, ... FROM moved),
+             issues AS (INSERT INTO episode_issues (...) SELECT moved.id, ... FROM moved UNION ALL ...)
+        SELECT count(*) FROM moved
+
+    Every row is written exactly when the guarded update matched; the count is the guard's answer.
+    """
+    moved = _guarded_update(_PROGRESS + _FINISH).returning(EPISODES.c.id).cte("moved")
+    rows = [_row_select(ISSUES, _ISSUE_COLUMNS[1:], moved, f"_{index}", episode_id=moved.c.id)
+            for index in range(issue_count)]
+    selects = [select for _, select in rows]
+    issues = sa.insert(ISSUES).from_select(rows[0][0], selects[0] if len(selects) == 1 else sa.union_all(*selects))
+    return sa.select(sa.func.count()).select_from(moved).add_cte(_step_insert(moved).cte("step"), issues.cte("issues"))
+
+
+def _reset_new_session() -> sa.Insert:
+    """Postgres: a new session and its first episode in one statement::
+
+        WITH new_session AS (INSERT INTO sessions (..., current_episode_id) VALUES (...)) INSERT INTO episodes ...
+
+    The session's values are bound as ``:<column>_session``. Each row refers to the other; the
+    foreign keys are checked at the end of the statement, when both exist.
+    """
+    session = sa.insert(SESSIONS).values(_row_values(SESSIONS, _SESSION_COLUMNS + ("current_episode_id",), "_session"))
+    return _insert(EPISODES, _EPISODE_COLUMNS).add_cte(session.cte("new_session"))
+
+
+def _reset_in_session() -> sa.Select:
+    """Postgres: a new episode in the session ``:session_id``, in one statement::
+
+        WITH found AS (SELECT ... FROM sessions WHERE id = :session_id),
+             usable AS (SELECT ... FROM found WHERE closed_at IS NULL AND <visible to :owner>),
+             abandoned AS (UPDATE episodes SET status = 'abandoned' ... FROM usable WHERE <its running episode>),
+             inserted AS (INSERT INTO episodes (...) SELECT ... FROM usable),
+             made_current AS (UPDATE sessions SET current_episode_id = :id ... FROM usable WHERE ...)
+        SELECT found.owner, found.closed_at FROM found
+
+    Nothing is written unless the session exists, is open and is visible to ``:owner`` (the new
+    episode's owner, as in :func:`~app.auth.is_visible`); the row returned (none for an unknown
+    session) tells which.
+    """
+    found = (sa.select(SESSIONS.c.id, SESSIONS.c.owner, SESSIONS.c.closed_at, SESSIONS.c.current_episode_id)
+             .where(SESSIONS.c.id == sa.bindparam("session_id")).cte("found"))
+    owner = sa.cast(sa.bindparam("owner", type_=EPISODES.c.owner.type), EPISODES.c.owner.type)
+    usable = (sa.select(found.c.id, found.c.current_episode_id)
+              .where(found.c.closed_at.is_(None), sa.or_(owner.is_(None), found.c.owner == owner)).cte("usable"))
+    updated_at = sa.bindparam("updated_at", type_=EPISODES.c.updated_at.type)
+    abandoned = (sa.update(EPISODES)
+                 .where(EPISODES.c.id == usable.c.current_episode_id, EPISODES.c.status == EpisodeStatus.RUNNING)
+                 .values(status=EpisodeStatus.ABANDONED, updated_at=updated_at))
+    inserted = sa.insert(EPISODES).from_select(*_row_select(EPISODES, _EPISODE_COLUMNS, usable))
+    current = (sa.update(SESSIONS).where(SESSIONS.c.id == usable.c.id)
+               .values(current_episode_id=sa.bindparam("id", type_=SESSIONS.c.current_episode_id.type),
+                       updated_at=updated_at))
+    return (sa.select(found.c.owner, found.c.closed_at)
+            .add_cte(abandoned.cte("abandoned"), inserted.cte("inserted"), current.cte("made_current")))
 
 
 # The statements of the reset and step paths, compiled once and run on the driver's cursor.
@@ -125,20 +213,20 @@ _UPDATE_FINISHED = DriverStatement(_guarded_update(_PROGRESS + _FINISH))
 _INSERT_STEP = DriverStatement(_insert(STEPS, _STEP_COLUMNS))
 _STEP_PROGRESS = DriverStatement(_guarded_update_and_insert(_PROGRESS))
 _STEP_FINISHED = DriverStatement(_guarded_update_and_insert(_PROGRESS + _FINISH))
-_ISSUE_COLUMNS = ("episode_id", "issue_id", "kind", "cwe", "issue_type", "severity", "found", "found_at_step")
-_INSERT_ISSUES = _RowsInsert(ISSUES, _ISSUE_COLUMNS)
+_INSERT_ISSUES = _ByCount(lambda count: _insert_rows(ISSUES, _ISSUE_COLUMNS, count))
+_FINISHING_STEP = _ByCount(_finishing_step)
 _READ_SESSION = DriverStatement(
     sa.select(SESSIONS.c.owner, SESSIONS.c.closed_at, SESSIONS.c.current_episode_id)
     .where(SESSIONS.c.id == sa.bindparam("session_id")))
 _EPISODE_EXISTS = DriverStatement(sa.select(EPISODES.c.id).where(EPISODES.c.id == sa.bindparam("episode_id")))
-_INSERT_SESSION = DriverStatement(_insert(SESSIONS, ("id", "transport", "owner", "created_at", "updated_at")))
+_INSERT_SESSION = DriverStatement(_insert(SESSIONS, _SESSION_COLUMNS))
 _ABANDON_RUNNING = DriverStatement(
     sa.update(EPISODES)
     .where(EPISODES.c.id == sa.bindparam("b_id"), EPISODES.c.status == EpisodeStatus.RUNNING)
     .values(status=EpisodeStatus.ABANDONED, updated_at=sa.bindparam("updated_at", type_=EPISODES.c.updated_at.type)))
-_INSERT_EPISODE = DriverStatement(_insert(EPISODES, (
-    "id", "session_id", "task", "seed", "split", "owner", "code", "file_name", "status", "agent", "model",
-    "step_count", "max_steps", "issues_expected", "cumulative_reward", "state", "created_at", "updated_at")))
+_INSERT_EPISODE = DriverStatement(_insert(EPISODES, _EPISODE_COLUMNS))
+_RESET_NEW_SESSION = DriverStatement(_reset_new_session())
+_RESET_IN_SESSION = DriverStatement(_reset_in_session())
 _MAKE_CURRENT = DriverStatement(
     sa.update(SESSIONS).where(SESSIONS.c.id == sa.bindparam("b_id"))
     .values(current_episode_id=sa.bindparam("episode_id", type_=SESSIONS.c.current_episode_id.type),
@@ -319,25 +407,26 @@ def write_step(connection: sa.Connection, prepared: PreparedStep) -> StepOutcome
     live = prepared.live
     finished = "status" in prepared.values
     guard = {"b_id": live.episode_id, "b_seen": live.step_count, **prepared.values}
-    if connection.dialect.name == "postgresql":
-        statement = _STEP_FINISHED if finished else _STEP_PROGRESS
-        written = statement.execute(connection, {**guard, **prepared.step_row}).rowcount == 1
-    else:  # SQLite has no UPDATE in a WITH clause: two statements
+    issues = prepared.issue_rows
+    if connection.dialect.name == "postgresql":  # one statement
+        if issues:
+            params = {**guard, **prepared.step_row, **_numbered(issues, _ISSUE_COLUMNS[1:])}
+            written = _FINISHING_STEP[len(issues)].execute(connection, params).fetchone()[0] == 1
+        else:
+            statement = _STEP_FINISHED if finished else _STEP_PROGRESS
+            written = statement.execute(connection, {**guard, **prepared.step_row}).rowcount == 1
+    else:  # SQLite has no UPDATE or INSERT in a WITH clause: a statement per table
         statement = _UPDATE_FINISHED if finished else _UPDATE_PROGRESS
         written = statement.execute(connection, guard).rowcount == 1
         if written:
             _INSERT_STEP.execute(connection, prepared.step_row)
+            if issues:
+                _INSERT_ISSUES[len(issues)].execute(connection, _numbered(issues, _ISSUE_COLUMNS))
     if not written:
         raise Conflict(f"another step was applied to episode {live.episode_id!r} concurrently; retry")
-    if prepared.issue_rows:
-        _INSERT_ISSUES.execute(connection, prepared.issue_rows)
     return prepared.outcome
 
 
-def one_statement(database: Database, prepared: PreparedStep) -> bool:
-    """True when :func:`write_step` is a single statement: on Postgres, unless the step ends
-    the episode (its issue rows are a second one)."""
-    return not database.is_sqlite and not prepared.issue_rows
 
 
 def advance(live: LiveEpisode, prepared: PreparedStep) -> None:
@@ -372,7 +461,7 @@ def step_session(database: Database, registry: TaskRegistry, session_id: str, ac
 def _step_once(database: Database, live: LiveEpisode, action: dict[str, Any]) -> tuple[StepOutcome, LiveEpisode]:
     prepared = prepare_step(live, action)
     outcome = database.write(lambda connection: write_step(connection, prepared),
-                             single_statement=one_statement(database, prepared))
+                             single_statement=not database.is_sqlite)
     advance(live, prepared)
     return outcome, live
 
@@ -423,43 +512,74 @@ def write_reset(connection: sa.Connection, prepared: PreparedReset) -> StepOutco
     """Write the new episode and make it its session's current one (the session is created
     when absent; its previous episode, if still running, becomes abandoned). No commit.
 
+    On Postgres this is one statement, unless ``episode_id`` was requested (it is checked first)
+    or ``session_id`` names no session (a second statement creates it; the first wrote nothing).
+
     Raises:
         NotFound: ``session_id`` is another owner's.
         Conflict: the session is closed, or ``episode_id`` already exists. Nothing is written.
     """
-    session_id = prepared.session_id
-    existing = None
-    if session_id is not None:
-        existing = _READ_SESSION.execute(connection, {"session_id": session_id}).fetchone()
-    if existing is not None:
-        owner, closed_at, current_episode_id = existing
-        ensure_visible(owner, prepared.owner, f"unknown session {session_id!r}")
-        if closed_at is not None:
-            raise Conflict(f"session {session_id!r} is closed")
-    if prepared.episode_id_requested and _EPISODE_EXISTS.execute(
-            connection, {"episode_id": prepared.episode_id}).fetchone() is not None:
-        raise Conflict(f"episode {prepared.episode_id!r} already exists")
     now = utcnow()
-    session_id = session_id or str(uuid.uuid4())
-    if existing is None:
-        _INSERT_SESSION.execute(connection, {"id": session_id, "transport": prepared.transport,
-                                             "owner": prepared.owner, "created_at": now, "updated_at": now})
-    elif current_episode_id is not None:
-        _ABANDON_RUNNING.execute(connection, {"b_id": current_episode_id, "updated_at": now})
     env = prepared.env
     spec = env.episode
-    _INSERT_EPISODE.execute(connection, {
-        "id": prepared.episode_id, "session_id": session_id, "task": prepared.task, "seed": prepared.seed,
-        "split": prepared.split, "owner": prepared.owner, "code": spec.snippet.code,
+    episode = {
+        "id": prepared.episode_id, "session_id": prepared.session_id or str(uuid.uuid4()), "task": prepared.task,
+        "seed": prepared.seed, "split": prepared.split, "owner": prepared.owner, "code": spec.snippet.code,
         "file_name": spec.snippet.file_name, "status": EpisodeStatus.RUNNING, "agent": prepared.agent,
         "model": prepared.model, "step_count": 0, "max_steps": env.task.max_steps,
         "issues_expected": len(spec.issues), "cumulative_reward": 0.0, "state": env.snapshot(),
         "created_at": now, "updated_at": now,
-    })
-    _MAKE_CURRENT.execute(connection, {"b_id": session_id, "episode_id": prepared.episode_id, "updated_at": now})
-    return StepOutcome(session_id=session_id, episode_id=prepared.episode_id, observation=prepared.observation,
-                       reward=None, done=False,
+    }
+    if connection.dialect.name == "postgresql" and not prepared.episode_id_requested:
+        _write_reset_at_once(connection, prepared, episode)
+    else:
+        _write_reset_by_table(connection, prepared, episode)
+    return StepOutcome(session_id=episode["session_id"], episode_id=prepared.episode_id,
+                       observation=prepared.observation, reward=None, done=False,
                        metadata={"task": prepared.task, "seed": prepared.seed, "split": prepared.split})
+
+
+def _check_session(prepared: PreparedReset, owner: Optional[str], closed_at: Optional[Any]) -> None:
+    """Raise unless the existing session may get a new episode (see :func:`write_reset`)."""
+    ensure_visible(owner, prepared.owner, f"unknown session {prepared.session_id!r}")
+    if closed_at is not None:
+        raise Conflict(f"session {prepared.session_id!r} is closed")
+
+
+def _write_reset_at_once(connection: sa.Connection, prepared: PreparedReset, episode: dict[str, Any]) -> None:
+    """Postgres: :func:`write_reset` with the statements :func:`_reset_in_session` and
+    :func:`_reset_new_session`."""
+    if prepared.session_id is not None:
+        found = _RESET_IN_SESSION.execute(connection, episode).fetchone()
+        if found is not None:
+            _check_session(prepared, *found)  # when it raises, the statement wrote nothing
+            return
+    now = episode["created_at"]
+    _RESET_NEW_SESSION.execute(connection, {
+        **episode, "id_session": episode["session_id"], "transport_session": prepared.transport,
+        "owner_session": prepared.owner, "current_episode_id_session": prepared.episode_id,
+        "created_at_session": now, "updated_at_session": now,
+    })
+
+
+def _write_reset_by_table(connection: sa.Connection, prepared: PreparedReset, episode: dict[str, Any]) -> None:
+    """:func:`write_reset` with a statement per row (SQLite, or a requested ``episode_id``)."""
+    session_id, now = episode["session_id"], episode["created_at"]
+    existing = None
+    if prepared.session_id is not None:
+        existing = _READ_SESSION.execute(connection, {"session_id": session_id}).fetchone()
+    if existing is not None:
+        _check_session(prepared, existing[0], existing[1])
+    if prepared.episode_id_requested and _EPISODE_EXISTS.execute(
+            connection, {"episode_id": prepared.episode_id}).fetchone() is not None:
+        raise Conflict(f"episode {prepared.episode_id!r} already exists")
+    if existing is None:
+        _INSERT_SESSION.execute(connection, {"id": session_id, "transport": prepared.transport,
+                                             "owner": prepared.owner, "created_at": now, "updated_at": now})
+    elif existing[2] is not None:
+        _ABANDON_RUNNING.execute(connection, {"b_id": existing[2], "updated_at": now})
+    _INSERT_EPISODE.execute(connection, episode)
+    _MAKE_CURRENT.execute(connection, {"b_id": session_id, "episode_id": prepared.episode_id, "updated_at": now})
 
 
 def reset_session(database: Database, registry: TaskRegistry, **args: Any) -> tuple[StepOutcome, LiveEpisode]:
@@ -471,7 +591,8 @@ def reset_session(database: Database, registry: TaskRegistry, **args: Any) -> tu
     """
     prepared = prepare_reset(registry, **args)
     try:
-        outcome = database.write(lambda connection: write_reset(connection, prepared))
+        outcome = database.write(lambda connection: write_reset(connection, prepared),
+                                 single_statement=not database.is_sqlite and not prepared.episode_id_requested)
     except sqlalchemy.exc.IntegrityError:
         raise Conflict(f"episode {prepared.episode_id!r} or its session was created concurrently") from None
     return outcome, LiveEpisode(episode_id=outcome.episode_id, session_id=outcome.session_id,

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 
 from app.db import Database, DriverStatement
 from app.env import load_registry
-from app.models import Episode, EpisodeIssue, EpisodeStatus, Step
-from app.services import stepping
+from app.errors import Conflict, NotFound
+from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step
+from app.services import episodes, stepping
 from app.services.stepping import LiveEpisode, LiveEpisodes, prepare_reset, prepare_step, read_live
 
 REPORT = {"action_type": "identify_issue", "confidence": 0.5,
@@ -171,3 +172,56 @@ def test_a_finished_episode_writes_one_row_per_planted_issue(app) -> None:  # ty
                                   .where(issues.c.episode_id == reset["episode_id"])).all()
     assert sorted(rows) == sorted((issue.id, issue.kind, issue.id == first.id, 1 if issue.id == first.id else None)
                                   for issue in planted)
+
+
+def _episodes(database: Database) -> dict[str, tuple[str, str]]:
+    with database.read() as connection:
+        return {row.id: (row.session_id, row.status)
+                for row in connection.execute(sa.select(Episode.id, Episode.session_id, Episode.status))}
+
+
+def _current(database: Database, session_id: str) -> object:
+    with database.read() as connection:
+        return connection.execute(sa.select(Session.current_episode_id).where(Session.id == session_id)).scalar()
+
+
+def test_every_reset_case_writes_what_the_per_table_path_writes(database_url: str) -> None:
+    """On Postgres a reset is one statement: each case gives the rows, and the errors with
+    nothing written, that the statement per table gives (SQLite's path)."""
+    database, registry = Database(database_url), load_registry()
+
+    def reset(**args: object) -> stepping.StepOutcome:
+        return stepping.reset_session(database, registry, task="syntax_check", seed=1, **args)[0]
+
+    try:
+        first = reset(owner="alice")  # a new session
+        assert _episodes(database) == {first.episode_id: (first.session_id, EpisodeStatus.RUNNING)}
+        assert _current(database, first.session_id) == first.episode_id
+
+        second = reset(owner="alice", session_id=first.session_id)  # the running episode is abandoned
+        assert second.session_id == first.session_id
+        assert _episodes(database) == {first.episode_id: (first.session_id, EpisodeStatus.ABANDONED),
+                                       second.episode_id: (first.session_id, EpisodeStatus.RUNNING)}
+        assert _current(database, first.session_id) == second.episode_id
+
+        before = _episodes(database)
+        with pytest.raises(NotFound):  # another owner's session looks unknown
+            reset(owner="bob", session_id=first.session_id)
+        with pytest.raises(Conflict, match="already exists"):
+            reset(owner="alice", session_id=first.session_id, episode_id=second.episode_id)
+        assert _episodes(database) == before and _current(database, first.session_id) == second.episode_id
+
+        named = reset(session_id="chosen-by-client", episode_id="chosen-episode")  # a given id, not yet a session
+        assert (named.session_id, named.episode_id) == ("chosen-by-client", "chosen-episode")
+        unowned = reset(session_id="chosen-too")
+        assert _current(database, "chosen-too") == unowned.episode_id
+        assert _episodes(database)[unowned.episode_id] == ("chosen-too", EpisodeStatus.RUNNING)
+
+        with database.transaction() as session:
+            episodes.close_session(session, first.session_id, "alice")
+        before = _episodes(database)
+        with pytest.raises(Conflict, match="is closed"):
+            reset(owner="alice", session_id=first.session_id)
+        assert _episodes(database) == before and _current(database, first.session_id) == second.episode_id
+    finally:
+        database.dispose()

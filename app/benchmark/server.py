@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import requests
 import sqlalchemy as sa
@@ -63,6 +63,26 @@ def process_tree_cpu_seconds(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def local_postgres_cpu_seconds() -> Optional[float]:
+    """User plus system CPU time so far of this machine's Postgres server: every process named
+    ``postgres`` (server-wide, so read it with the benchmark alone on the server); None when
+    there is none to read (Linux ``/proc``)."""
+    ticks, seen = 0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition("(")[2].rpartition(")")
+        if name != "postgres":
+            continue
+        fields = rest.split()
+        ticks, seen = ticks + int(fields[11]) + int(fields[12]), True
+    return ticks / os.sysconf("SC_CLK_TCK") if seen else None
 
 
 @contextmanager
@@ -137,16 +157,29 @@ class Measurement:
     load: LoadResult
     rss_mib: float
     cpu_ms_per_step: float
+    # The database server's CPU per step, where it is measured (see ``measure``).
+    database_cpu_ms_per_step: Optional[float] = None
 
 
-def measure(url: str, pid: int, transport: str, clients: int, seconds: float, anchor: bool) -> Measurement:
+def measure(url: str, pid: int, transport: str, clients: int, seconds: float, anchor: bool,
+            database_cpu: Optional[Callable[[], Optional[float]]] = None) -> Measurement:
     """Warm up briefly, then run the load; returns it with the server's RSS after it and its CPU
-    time per step (a figure that, unlike steps/s, holds on a machine busy with other work)."""
+    time per step (a figure that, unlike steps/s, holds on a machine busy with other work), and
+    with ``database_cpu`` (a reading of the database server's CPU seconds so far) that of the
+    database too."""
     run_load(url, transport, min(clients, 4), min(1.0, seconds), anchor=anchor)
+    database_before = database_cpu() if database_cpu else None
     cpu_before = process_tree_cpu_seconds(pid)
     result = run_load(url, transport, clients, seconds, anchor=anchor)
     cpu = process_tree_cpu_seconds(pid) - cpu_before
-    return Measurement(result, process_tree_rss_mib(pid), cpu * 1000 / result.steps if result.steps else float("nan"))
+    database_after = database_cpu() if database_cpu else None
+
+    def per_step(seconds_used: float) -> float:
+        return seconds_used * 1000 / result.steps if result.steps else float("nan")
+
+    database = (per_step(database_after - database_before)
+                if database_before is not None and database_after is not None else None)
+    return Measurement(result, process_tree_rss_mib(pid), per_step(cpu), database)
 
 
 def commit_floor_ms(database_url: str, commits: int = 500) -> float:
@@ -197,5 +230,6 @@ def machine_description() -> str:
     return f"{os.cpu_count()} x {model}, Python {sys.version.split()[0]}"
 
 
-__all__ = ["Measurement", "ServerOptions", "anchor_server", "commit_floor_ms", "fresh_database", "machine_description",
+__all__ = ["Measurement", "ServerOptions", "anchor_server", "commit_floor_ms", "fresh_database", "local_postgres_cpu_seconds",
+           "machine_description",
            "measure", "our_server", "postgres_wal_syncs", "process_tree_rss_mib"]

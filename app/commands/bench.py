@@ -340,18 +340,23 @@ def bench_server(database: str, clients: list[int], transport: list[str], anchor
 def _measure_pair(database_url: str, url: str, pid: int, anchor_url: Optional[str], anchor_pid: Optional[int],
                   kind: str, count: int, seconds: float) -> dict[str, Any]:
     """One round of one configuration: the anchor (if any), then at once this service."""
-    from app.benchmark.server import measure, postgres_wal_syncs
+    from app.benchmark.server import local_postgres_cpu_seconds, measure, postgres_wal_syncs
 
     theirs = measure(anchor_url, anchor_pid, kind, count, seconds, anchor=True) if anchor_url else None
     postgres = database_url.startswith("postgresql")
+    local = sa.make_url(database_url).host in (None, "", "127.0.0.1", "localhost", "::1")
     syncs_before = postgres_wal_syncs(database_url) if postgres else None
-    ours = measure(url, pid, kind, count, seconds, anchor=False)
+    ours = measure(url, pid, kind, count, seconds, anchor=False,
+                   database_cpu=local_postgres_cpu_seconds if postgres and local else None)
     result = ours.load
     syncs_after = postgres_wal_syncs(database_url) if syncs_before is not None else None
     row: dict[str, Any] = {
         "transport": kind, "clients": count, "steps/s": round(result.steps_per_second),
         "p50 ms": round(result.percentile_ms(0.5), 2), "p99 ms": round(result.percentile_ms(0.99), 2),
         "errors": result.errors, "cpu ms/step": round(ours.cpu_ms_per_step, 3), "rss MiB": round(ours.rss_mib)}
+    if ours.database_cpu_ms_per_step is not None:
+        # The local Postgres server's own CPU, all its processes: it shares the machine's cores.
+        row["db cpu ms/step"] = round(ours.database_cpu_ms_per_step, 3)
     if syncs_before is not None and syncs_after is not None:
         # Server-wide count, warm-up included: an upper bound on fsyncs per step.
         row["steps/fsync"] = round(result.steps / max(1, syncs_after - syncs_before), 1)

@@ -427,8 +427,6 @@ def write_step(connection: sa.Connection, prepared: PreparedStep) -> StepOutcome
     return prepared.outcome
 
 
-
-
 def advance(live: LiveEpisode, prepared: PreparedStep) -> None:
     """Bring ``live`` in line with a step that was written."""
     live.step_count = prepared.values["step_count"]

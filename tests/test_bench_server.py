@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
 from conftest import ROOT, require_postgres
+
+from app.benchmark.load import run_load
+from app.devserver import LocalServer, migrate
+from app.models import Episode
 
 CODEREVIEW = str(Path(sys.executable).parent / "codereview")
 
@@ -54,3 +59,23 @@ def test_bench_server_on_postgres_prints_the_commit_floor() -> None:
         assert values["errors"] == "0"
         # The local server's own CPU for the steps: it does work for every step.
         assert float(values["db cpu ms/step"]) > 0
+
+
+def test_the_load_never_resets_two_episodes_with_one_seed(tmp_path: Path) -> None:
+    """Every reset generates a new episode, as for a trainer: seeds repeat neither within a run
+    nor across runs, so no server's cache of recent episodes can serve a reset."""
+    url = f"sqlite:///{tmp_path / 'load.db'}"
+    migrate(url)
+    server = LocalServer(url, workers=2, threads=8)
+    try:
+        results = [run_load(server.url, transport, clients=3, seconds=1.0) for transport in ("ws", "http", "ws")]
+    finally:
+        server.stop()
+    assert all(result.errors == 0 and result.episodes > 3 for result in results)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            total, distinct = connection.execute(sa.select(sa.func.count(), sa.func.count(Episode.seed.distinct()))).one()
+    finally:
+        engine.dispose()
+    assert total >= sum(result.episodes for result in results) and distinct == total

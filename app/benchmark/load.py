@@ -1,7 +1,9 @@
 """Closed-loop load for ``codereview bench server``.
 
-Each client resets an episode, steps it until ``done`` with a fixed script of actions, and starts
-again, for a bounded time. Clients are asyncio tasks in one process (cheap next to the server on
+Each client resets an episode with a seed never used before in this process (as a trainer
+does, so that every reset pays for its episode's generation on either server, whose caches of
+recent episodes never serve it), steps it until ``done`` with a fixed script of actions, and
+starts again, for a bounded time. Clients are asyncio tasks in one process (cheap next to the server on
 a small machine); HTTP runs over one keep-alive connection per client, WebSocket over one socket
 per client. The same script drives this service and the OpenEnv anchor; only the way an episode
 is addressed differs (``session_id`` here, ``episode_id`` on OpenEnv's stateless HTTP).
@@ -10,6 +12,7 @@ is addressed differs (``session_id`` here, ``episode_id`` on OpenEnv's stateless
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import statistics
 import time
@@ -24,6 +27,11 @@ TASK = "syntax_check"
 REPORTS_PER_EPISODE = 9
 # A reply slower than this counts as an error (and ends that client), so a run always stops.
 REPLY_TIMEOUT = 30.0
+# Seeds: each run starts at a new multiple of RUN_SEEDS, each client at a multiple of CLIENT_SEEDS in it.
+CLIENT_SEEDS = 1_000_000
+MAX_CLIENTS = 1_000
+RUN_SEEDS = MAX_CLIENTS * CLIENT_SEEDS
+_runs = itertools.count(1)
 
 
 def episode_script() -> list[dict[str, Any]]:
@@ -162,14 +170,21 @@ async def _ws_client(ws_url: str, result: LoadResult, deadline: float, seed: int
         result.error(f"ws client: {exc!r}")
 
 
-async def _run(base_url: str, transport: str, clients: int, seconds: float, anchor: bool) -> LoadResult:
+def fresh_seeds() -> int:
+    """The first seed of a run that no other run of this process gets (its clients then start
+    ``CLIENT_SEEDS`` apart)."""
+    return next(_runs) * RUN_SEEDS
+
+
+async def _run(base_url: str, transport: str, clients: int, seconds: float, anchor: bool,
+               first_seed: int) -> LoadResult:
     result = LoadResult()
     started = time.monotonic()
     deadline = started + seconds
     ws_url = base_url.replace("http://", "ws://", 1) + "/ws"
     tasks = [
-        _ws_client(ws_url, result, deadline, seed=index * 1_000_000) if transport == "ws"
-        else _http_client(base_url, anchor, result, deadline, seed=index * 1_000_000)
+        _ws_client(ws_url, result, deadline, seed=first_seed + index * CLIENT_SEEDS) if transport == "ws"
+        else _http_client(base_url, anchor, result, deadline, seed=first_seed + index * CLIENT_SEEDS)
         for index in range(clients)
     ]
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=seconds + 60)
@@ -177,9 +192,13 @@ async def _run(base_url: str, transport: str, clients: int, seconds: float, anch
     return result
 
 
-def run_load(base_url: str, transport: str, clients: int, seconds: float, anchor: bool = False) -> LoadResult:
-    """Drive ``clients`` closed-loop clients over ``transport`` (``ws`` or ``http``) for ``seconds``."""
-    return asyncio.run(_run(base_url, transport, clients, seconds, anchor))
+def run_load(base_url: str, transport: str, clients: int, seconds: float, anchor: bool = False,
+             first_seed: Optional[int] = None) -> LoadResult:
+    """Drive ``clients`` closed-loop clients over ``transport`` (``ws`` or ``http``) for ``seconds``,
+    with seeds from ``first_seed`` (default :func:`fresh_seeds`; pass the same to two servers to
+    give both the same episodes)."""
+    seeds = fresh_seeds() if first_seed is None else first_seed
+    return asyncio.run(_run(base_url, transport, clients, seconds, anchor, seeds))
 
 
 def median(values: list[float]) -> float:

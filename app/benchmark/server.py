@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Optional
 import requests
 import sqlalchemy as sa
 
-from app.benchmark.load import LoadResult, run_load
+from app.benchmark.load import LoadResult, fresh_seeds, run_load
 from app.config import PROJECT_ROOT
 from app.devserver import LocalServer, create_postgres_database, free_port, migrate
 
@@ -162,15 +162,18 @@ class Measurement:
 
 
 def measure(url: str, pid: int, transport: str, clients: int, seconds: float, anchor: bool,
-            database_cpu: Optional[Callable[[], Optional[float]]] = None) -> Measurement:
+            database_cpu: Optional[Callable[[], Optional[float]]] = None,
+            seeds: Optional[tuple[int, int]] = None) -> Measurement:
     """Warm up briefly, then run the load; returns it with the server's RSS after it and its CPU
     time per step (a figure that, unlike steps/s, holds on a machine busy with other work), and
     with ``database_cpu`` (a reading of the database server's CPU seconds so far) that of the
-    database too."""
-    run_load(url, transport, min(clients, 4), min(1.0, seconds), anchor=anchor)
+    database too. ``seeds``: the first seeds of the warm-up and of the run (default: fresh ones,
+    see :func:`~app.benchmark.load.fresh_seeds`)."""
+    warm_up, run = seeds or (fresh_seeds(), fresh_seeds())
+    run_load(url, transport, min(clients, 4), min(1.0, seconds), anchor=anchor, first_seed=warm_up)
     database_before = database_cpu() if database_cpu else None
     cpu_before = process_tree_cpu_seconds(pid)
-    result = run_load(url, transport, clients, seconds, anchor=anchor)
+    result = run_load(url, transport, clients, seconds, anchor=anchor, first_seed=run)
     cpu = process_tree_cpu_seconds(pid) - cpu_before
     database_after = database_cpu() if database_cpu else None
 

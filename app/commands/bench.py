@@ -22,6 +22,7 @@ from typing import Any, Iterator, Optional
 import click
 import sqlalchemy as sa
 
+from app.benchmark.load import MAX_CLIENTS, fresh_seeds
 from app.commands._output import emit
 from app.devserver import create_postgres_database, migrate
 from app.serving import default_workers
@@ -274,19 +275,24 @@ def bench_export(episodes: int) -> None:
     emit(figures, "table", title="export memory (peak RSS of this process)")
 
 
-def _csv(kind: type, choices: tuple[str, ...] = ()) -> Any:
+def _csv(kind: type, choices: tuple[str, ...] = (), most: Optional[int] = None) -> Any:
     def parse(_ctx: Any, _param: Any, value: str) -> list[Any]:
-        items = [kind(item.strip()) for item in value.split(",") if item.strip()]
+        try:
+            items = [kind(item.strip()) for item in value.split(",") if item.strip()]
+        except ValueError:
+            items = []
         unknown = [item for item in items if choices and item not in choices]
         if not items or unknown:
             raise click.BadParameter(f"expected a comma-separated list{' of ' + ', '.join(choices) if choices else ''}")
+        if most is not None and not all(1 <= item <= most for item in items):
+            raise click.BadParameter(f"each must be from 1 to {most}")
         return items
     return parse
 
 
 @command.command("server")
 @click.option("--db", "database", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True)
-@click.option("--clients", default="1,16,64", show_default=True, callback=_csv(int),
+@click.option("--clients", default="1,16,64", show_default=True, callback=_csv(int, most=MAX_CLIENTS),
               help="Comma-separated numbers of concurrent closed-loop clients.")
 @click.option("--transport", default="ws,http", show_default=True, callback=_csv(str, ("ws", "http")))
 @click.option("--anchor", type=click.Choice(["openenv", "none"]), default="none", show_default=True,
@@ -342,11 +348,13 @@ def _measure_pair(database_url: str, url: str, pid: int, anchor_url: Optional[st
     """One round of one configuration: the anchor (if any), then at once this service."""
     from app.benchmark.server import local_postgres_cpu_seconds, measure, postgres_wal_syncs
 
-    theirs = measure(anchor_url, anchor_pid, kind, count, seconds, anchor=True) if anchor_url else None
+    # The same episodes for both servers, new to both (see app.benchmark.load).
+    seeds = (fresh_seeds(), fresh_seeds())
+    theirs = measure(anchor_url, anchor_pid, kind, count, seconds, anchor=True, seeds=seeds) if anchor_url else None
     postgres = database_url.startswith("postgresql")
     local = sa.make_url(database_url).host in (None, "", "127.0.0.1", "localhost", "::1")
     syncs_before = postgres_wal_syncs(database_url) if postgres else None
-    ours = measure(url, pid, kind, count, seconds, anchor=False,
+    ours = measure(url, pid, kind, count, seconds, anchor=False, seeds=seeds,
                    database_cpu=local_postgres_cpu_seconds if postgres and local else None)
     result = ours.load
     syncs_after = postgres_wal_syncs(database_url) if syncs_before is not None else None

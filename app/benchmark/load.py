@@ -3,9 +3,9 @@
 Each client resets an episode with a seed never used before in this process (as a trainer
 does, so that every reset pays for its episode's generation on either server, whose caches of
 recent episodes never serve it), steps it until ``done`` with a fixed script of actions, and
-starts again, for a bounded time. Clients are asyncio tasks in one process (cheap next to the server on
-a small machine); HTTP runs over one keep-alive connection per client, WebSocket over one socket
-per client. The same script drives this service and the OpenEnv anchor; only the way an episode
+starts again, for a bounded time. Clients are asyncio tasks in one process (cheap next to the
+server on a small machine); HTTP runs over one keep-alive connection per client, WebSocket over
+one socket per client. The same script drives this service and the OpenEnv anchor; only the way an episode
 is addressed differs (``session_id`` here, ``episode_id`` on OpenEnv's stateless HTTP).
 """
 

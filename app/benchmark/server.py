@@ -50,14 +50,20 @@ def process_tree_rss_mib(pid: int) -> float:
     return total_kib / 1024
 
 
+def _name_and_cpu_ticks(stat: str) -> tuple[str, int]:
+    """A process's name and user plus system CPU ticks, from its ``/proc/<pid>/stat``."""
+    name, _, rest = stat.partition("(")[2].rpartition(")")
+    fields = rest.split()
+    return name, int(fields[11]) + int(fields[12])  # utime, stime
+
+
 def process_tree_cpu_seconds(pid: int) -> float:
     """User plus system CPU time of ``pid`` and all its descendants so far (Linux ``/proc``)."""
     ticks, pending = 0, [pid]
     while pending:
         current = pending.pop()
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            ticks += _name_and_cpu_ticks(Path(f"/proc/{current}/stat").read_text())[1]
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending.extend(int(child) for child in (task / "children").read_text().split())
         except (OSError, ValueError, IndexError):
@@ -74,14 +80,11 @@ def local_postgres_cpu_seconds() -> Optional[float]:
         if not entry.name.isdigit():
             continue
         try:
-            text = (entry / "stat").read_text()
-        except OSError:
+            name, used = _name_and_cpu_ticks((entry / "stat").read_text())
+        except (OSError, ValueError, IndexError):
             continue
-        name, _, rest = text.partition("(")[2].rpartition(")")
-        if name != "postgres":
-            continue
-        fields = rest.split()
-        ticks, seen = ticks + int(fields[11]) + int(fields[12]), True
+        if name == "postgres":
+            ticks, seen = ticks + used, True
     return ticks / os.sysconf("SC_CLK_TCK") if seen else None
 
 
@@ -233,6 +236,6 @@ def machine_description() -> str:
     return f"{os.cpu_count()} x {model}, Python {sys.version.split()[0]}"
 
 
-__all__ = ["Measurement", "ServerOptions", "anchor_server", "commit_floor_ms", "fresh_database", "local_postgres_cpu_seconds",
-           "machine_description",
-           "measure", "our_server", "postgres_wal_syncs", "process_tree_rss_mib"]
+__all__ = ["Measurement", "ServerOptions", "anchor_server", "commit_floor_ms", "fresh_database",
+           "local_postgres_cpu_seconds", "machine_description", "measure", "our_server", "postgres_wal_syncs",
+           "process_tree_rss_mib"]

@@ -567,15 +567,16 @@ def _write_reset_by_table(connection: sa.Connection, prepared: PreparedReset, ep
     if prepared.session_id is not None:
         existing = _READ_SESSION.execute(connection, {"session_id": session_id}).fetchone()
     if existing is not None:
-        _check_session(prepared, existing[0], existing[1])
+        owner, closed_at, current_episode_id = existing
+        _check_session(prepared, owner, closed_at)
     if prepared.episode_id_requested and _EPISODE_EXISTS.execute(
             connection, {"episode_id": prepared.episode_id}).fetchone() is not None:
         raise Conflict(f"episode {prepared.episode_id!r} already exists")
     if existing is None:
         _INSERT_SESSION.execute(connection, {"id": session_id, "transport": prepared.transport,
                                              "owner": prepared.owner, "created_at": now, "updated_at": now})
-    elif existing[2] is not None:
-        _ABANDON_RUNNING.execute(connection, {"b_id": existing[2], "updated_at": now})
+    elif current_episode_id is not None:
+        _ABANDON_RUNNING.execute(connection, {"b_id": current_episode_id, "updated_at": now})
     _INSERT_EPISODE.execute(connection, episode)
     _MAKE_CURRENT.execute(connection, {"b_id": session_id, "episode_id": prepared.episode_id, "updated_at": now})
 

@@ -528,13 +528,19 @@ def write_reset(connection: sa.Connection, prepared: PreparedReset) -> StepOutco
         "issues_expected": len(spec.issues), "cumulative_reward": 0.0, "state": env.snapshot(),
         "created_at": now, "updated_at": now,
     }
-    if connection.dialect.name == "postgresql" and not prepared.episode_id_requested:
+    if _resets_at_once(prepared, postgres=connection.dialect.name == "postgresql"):
         _write_reset_at_once(connection, prepared, episode)
     else:
         _write_reset_by_table(connection, prepared, episode)
     return StepOutcome(session_id=episode["session_id"], episode_id=prepared.episode_id,
                        observation=prepared.observation, reward=None, done=False,
                        metadata={"task": prepared.task, "seed": prepared.seed, "split": prepared.split})
+
+
+def _resets_at_once(prepared: PreparedReset, postgres: bool) -> bool:
+    """Whether :func:`write_reset` writes with one statement (see there), so that alone in its
+    batch it may run in autocommit."""
+    return postgres and not prepared.episode_id_requested
 
 
 def _check_session(prepared: PreparedReset, owner: Optional[str], closed_at: Optional[Any]) -> None:
@@ -591,7 +597,7 @@ def reset_session(database: Database, registry: TaskRegistry, **args: Any) -> tu
     prepared = prepare_reset(registry, **args)
     try:
         outcome = database.write(lambda connection: write_reset(connection, prepared),
-                                 single_statement=not database.is_sqlite and not prepared.episode_id_requested)
+                                 single_statement=_resets_at_once(prepared, postgres=not database.is_sqlite))
     except sqlalchemy.exc.IntegrityError:
         raise Conflict(f"episode {prepared.episode_id!r} or its session was created concurrently") from None
     return outcome, LiveEpisode(episode_id=outcome.episode_id, session_id=outcome.session_id,

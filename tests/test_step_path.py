@@ -4,9 +4,13 @@ errors, no step lost or applied twice when another process moved the episode mea
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
+from app import create_app
 from app.db import Database, DriverStatement
 from app.env import load_registry
 from app.errors import Conflict, NotFound
@@ -84,6 +88,31 @@ def test_a_step_updates_its_episode_in_place_on_postgres(make_app, database_url:
             " pg_stat_get_xact_tuples_updated('episodes'::regclass)").one()
         transaction.rollback()
     assert (hot, updated) == (3, 3)
+
+
+def test_a_step_finds_its_episode_by_primary_key_alone_on_postgres(make_app, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The guarded update looks its episode up by primary key and by nothing else, even on a
+    new, small table beside other running episodes: an index that leads with ``status`` would
+    make each step read every running episode's entry."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("Postgres' planner")
+    app = make_app()
+    client = app.test_client()
+    sessions = [client.post("/reset", json={"task": "syntax_check", "seed": seed}).get_json()["session_id"]
+                for seed in range(20)]
+    database, registry = app.extensions["database"], app.extensions["registry"]
+    with database.engine.connect() as connection, connection.begin() as transaction:
+        live = read_live(connection, registry, sessions[0], None)
+        for _ in range(8):  # past psycopg's prepare threshold (5): custom plans, then the generic one
+            prepared = prepare_step(live, REPORT)
+            stepping.write_step(connection, prepared)
+            stepping.advance(live, prepared)
+        scans = dict(connection.exec_driver_sql(
+            "SELECT indexrelid::regclass::text, pg_stat_get_xact_numscans(indexrelid) FROM pg_index"
+            " WHERE indrelid = 'episodes'::regclass").all())
+        transaction.rollback()
+    assert scans.pop("pk_episodes") >= 8
+    assert scans and set(scans.values()) == {0}, scans
 
 
 def test_http_steps_through_two_processes_stay_in_order(make_app) -> None:  # type: ignore[no-untyped-def]
@@ -225,3 +254,33 @@ def test_every_reset_case_writes_what_the_per_table_path_writes(database_url: st
         assert _episodes(database) == before and _current(database, first.session_id) == second.episode_id
     finally:
         database.dispose()
+
+
+def test_postgres_through_its_unix_socket_serves_whole_episodes(postgres_url: str) -> None:
+    """The one-host deployment's URL form (``docs/DEPLOYMENT.md``): the socket's directory as the
+    ``host`` query parameter. Steps alone in their batch run in autocommit there too, after the
+    kept connection's readability check, and land in the database."""
+    tcp = sa.engine.make_url(postgres_url)
+    directory = os.environ.get("TEST_POSTGRES_SOCKET_DIR", "/var/run/postgresql")
+    if not (Path(directory) / f".s.PGSQL.{tcp.port or 5432}").exists():
+        pytest.skip(f"no Postgres socket in {directory} (TEST_POSTGRES_SOCKET_DIR)")
+    socket_url = tcp.set(host=None, port=None, query={"host": directory})
+    app = create_app({"TESTING": True, "DATABASE_URL": socket_url.render_as_string(hide_password=False)})
+    try:
+        database = app.extensions["database"]
+        with database.read() as connection:
+            assert connection.exec_driver_sql("SELECT inet_client_addr()").scalar() is None  # not TCP
+        client = app.test_client()
+        for seed in (5, 6):
+            reset = client.post("/reset", json={"task": "syntax_check", "seed": seed}).get_json()
+            for _ in range(3):
+                assert client.post("/step", json={"session_id": reset["session_id"], "action": REPORT}).status_code == 200
+            final = client.post("/step", json={"session_id": reset["session_id"],
+                                               "action": {"action_type": "submit_review"}}).get_json()
+            assert final["done"] is True
+            with database.read() as connection:
+                indexes = connection.execute(sa.select(Step.index).where(Step.episode_id == reset["episode_id"])
+                                             .order_by(Step.index)).scalars().all()
+            assert indexes == [1, 2, 3, 4]
+    finally:
+        app.extensions["database"].dispose()

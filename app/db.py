@@ -374,7 +374,7 @@ class _DriverForm:
     sql: str
     defaults: dict[str, Any]
     processors: tuple[tuple[str, Callable[[Any], Any]], ...]
-    # Postgres: the bound names in the order of their ``$n`` placeholders (None: named parameters).
+    # psycopg: the bound names in the order of their ``$n`` placeholders (None: named parameters).
     order: Optional[tuple[str, ...]] = None
 
 
@@ -388,7 +388,7 @@ class DriverStatement:
     Driver errors surface as SQLAlchemy's (``DBAPIError.instance``), and a lost connection is
     invalidated, so callers handle them as for any other statement.
 
-    On Postgres the statement is compiled with Postgres' own ``$n`` placeholders and run on a
+    On psycopg the statement is compiled with Postgres' own ``$n`` placeholders and run on a
     ``psycopg.RawCursor``, which sends it as it is. A plain cursor rewrites ``%(name)s`` into
     ``$n`` at every execution; it caches the rewrite only for statements under 4 KiB with at
     most 50 parameters, so it parsed the last step's statement (its issue rows' values are
@@ -402,9 +402,10 @@ class DriverStatement:
     def _form(self, dialect: sa.Dialect) -> _DriverForm:
         form = self._forms.get(dialect)
         if form is None:
-            # pysqlite takes named parameters (``:name``); psycopg's raw cursor ``$1``, ``$2``, ...
-            postgres = dialect.name == "postgresql"
-            compile_dialect = type(dialect)(paramstyle="numeric_dollar" if postgres else "named")
+            # pysqlite takes named parameters (``:name``), psycopg's raw cursor ``$1``, ``$2``, ...
+            raw = dialect.driver == "psycopg"
+            paramstyle = "numeric_dollar" if raw else "named" if dialect.name == "sqlite" else None
+            compile_dialect = type(dialect)(paramstyle=paramstyle) if paramstyle else dialect
             compiled = self.statement.compile(dialect=compile_dialect)
             defaults, processors = {}, []
             for bind in compiled.binds.values():
@@ -414,7 +415,7 @@ class DriverStatement:
                 process = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 if process is not None:
                     processors.append((name, process))
-            order = tuple(compiled.positiontup or ()) if postgres else None
+            order = tuple(compiled.positiontup or ()) if raw else None
             form = self._forms[dialect] = _DriverForm(compiled.string, defaults, tuple(processors), order)
         return form
 

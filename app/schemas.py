@@ -30,7 +30,7 @@ def unstorable(value: Any) -> Optional[str]:
     """Why ``value`` cannot be stored and sent back as JSON, or None when it can.
 
     Python's JSON parser accepts what databases and JSON writers refuse: NUL characters
-    (Postgres text and JSONB reject them), lone surrogates (not encodable as UTF-8), NaN and
+    (Postgres text rejects them), lone surrogates (not encodable as UTF-8), NaN and
     Infinity (not JSON), integers beyond 64 bits (the JSON writer refuses them), and unbounded
     nesting.
     """

@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
 from app import create_app
 from app.db import Database, DriverStatement
 from app.env import load_registry
+from app.jsonio import dumps_text
 from app.errors import Conflict, NotFound
 from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step
 from app.services import episodes, stepping
@@ -113,6 +115,33 @@ def test_a_step_finds_its_episode_by_primary_key_alone_on_postgres(make_app, dat
         transaction.rollback()
     assert scans.pop("pk_episodes") >= 8
     assert scans and set(scans.values()) == {0}, scans
+
+
+def test_documents_are_stored_on_postgres_as_the_text_written(make_app, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Postgres keeps the JSON documents as ``json``: the text the service wrote, not parsed
+    into ``jsonb`` on the way in (which reorders keys and respaces the text) nor printed back
+    on the way out. Every JSON column of a step and of a finished episode is checked."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("Postgres' JSON types")
+    app = make_app()
+    client = app.test_client()
+    session = client.post("/reset", json={"task": "syntax_check", "seed": 5}).get_json()["session_id"]
+    assert client.post("/step", json={"session_id": session, "action": REPORT}).status_code == 200
+    assert client.post("/step", json={"session_id": session, "action": {"action_type": "submit_review"}}).status_code == 200
+    database = app.extensions["database"]
+    with database.read() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT pg_typeof(e.state)::text, e.state::text, pg_typeof(e.result)::text, e.result::text,"
+            " pg_typeof(s.action)::text, s.action::text, pg_typeof(s.breakdown)::text, s.breakdown::text,"
+            " pg_typeof(s.changes)::text, s.changes::text"
+            " FROM sessions JOIN episodes e ON e.id = sessions.current_episode_id JOIN steps s ON s.episode_id = e.id"
+            " WHERE sessions.id = %(id)s ORDER BY s.index", {"id": session}).all()
+    assert len(rows) == 2
+    for row in rows:
+        for kind, text in zip(row[::2], row[1::2]):
+            assert kind == "json"
+            assert text == dumps_text(orjson.loads(text))  # compact, keys in the order written
+    assert orjson.loads(rows[0][5]) == REPORT
 
 
 def test_http_steps_through_two_processes_stay_in_order(make_app) -> None:  # type: ignore[no-untyped-def]

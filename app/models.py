@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+
 from app.db import Base
 
 # Documents read and written whole, never queried inside: on Postgres ``json``, which keeps the

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import Sequence, Union
 
-import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 
 revision: str = "0005"
@@ -26,25 +24,21 @@ down_revision: Union[str, Sequence[str], None] = "0004"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-# table: (column, nullable)
-COLUMNS = {
-    "episodes": (("state", False), ("result", True)),
-    "steps": (("action", False), ("breakdown", False), ("changes", False)),
-}
+COLUMNS = {"episodes": ("state", "result"), "steps": ("action", "breakdown", "changes")}
 
 
-def _convert(old: sa.types.TypeEngine, new: sa.types.TypeEngine, cast: str) -> None:
+def _convert(type_name: str) -> None:
+    """Every column of ``COLUMNS`` to ``type_name``, one ``ALTER TABLE`` (one rewrite) per table."""
     if op.get_bind().dialect.name != "postgresql":
         return
     for table, columns in COLUMNS.items():
-        for column, nullable in columns:
-            op.alter_column(table, column, existing_type=old, type_=new, existing_nullable=nullable,
-                            postgresql_using=f"{column}::{cast}")
+        op.execute(f"ALTER TABLE {table} " + ", ".join(
+            f"ALTER COLUMN {column} TYPE {type_name} USING {column}::{type_name}" for column in columns))
 
 
 def upgrade() -> None:
-    _convert(postgresql.JSONB(astext_type=sa.Text()), sa.JSON(), "json")
+    _convert("json")
 
 
 def downgrade() -> None:
-    _convert(sa.JSON(), postgresql.JSONB(astext_type=sa.Text()), "jsonb")
+    _convert("jsonb")

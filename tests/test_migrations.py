@@ -73,7 +73,7 @@ def test_json_documents_survive_the_change_of_type_on_postgres() -> None:
             with engine.begin() as connection:
                 insert_rows(connection, documents)
 
-            def stored() -> tuple[dict[str, str], dict[str, Any]]:
+            def stored() -> tuple[str, dict[str, Any]]:
                 with engine.connect() as connection:
                     row = connection.exec_driver_sql(
                         "SELECT pg_typeof(e.state)::text, e.state, e.result, s.action, s.breakdown, s.changes"

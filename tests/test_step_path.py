@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from app import create_app
 from app.db import Database, DriverStatement
 from app.env import load_registry
-from app.jsonio import dumps_text
 from app.errors import Conflict, NotFound
+from app.jsonio import dumps_text
 from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step
 from app.services import episodes, stepping
 from app.services.stepping import LiveEpisode, LiveEpisodes, prepare_reset, prepare_step, read_live

@@ -28,3 +28,11 @@ wsgi_app = "wsgi:app"
 # The runtime control socket is not used; disabling it keeps gunicorn from writing to $HOME
 # (read-only for the container user) and lets several servers run side by side.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Compute the episode generator's per-module caches before the worker serves its first
+    request (about half a second), so that its first episodes are generated as fast as later
+    ones (``TaskRegistry.warm``). ``WARM_GENERATOR=0`` leaves them to the first episodes."""
+    if os.environ.get("WARM_GENERATOR", "1") != "0":
+        worker.wsgi.extensions["registry"].warm()

@@ -16,7 +16,7 @@ from app.corpus.verify import VerificationReport, module_of, run_mutants, verify
 from app.env import CodeReviewerEnv, IssueType, load_registry
 from app.env.corpus.literals import CANONICAL, DIGIT_STYLES, QUOTE_STYLES, LiteralStyle, vary_line
 from app.env.corpus.operators import OPERATORS, OPERATORS_BY_NAME, RewriteContext
-from app.env.tasks import SPLITS
+from app.env.tasks import SPLITS, TaskRegistry, default_tasks_dir
 
 from conftest import ROOT, SUBMIT, report
 from test_engine_policies import play_blind
@@ -262,6 +262,20 @@ def test_generation_is_deterministic_across_processes() -> None:
         for seed in ("0", "1", "999")
     }
     assert len(digests) == 1
+
+
+def test_warming_computes_each_modules_caches_and_changes_no_episode() -> None:
+    warmed, cold = TaskRegistry.from_directory(default_tasks_dir()), TaskRegistry.from_directory(default_tasks_dir())
+    assert warmed.generator is not None and cold.generator is not None
+    warmed.warm()
+    carrying = {module.name for module in warmed.generator.modules if warmed.generator.catalogue.verified(module)}
+    assert len(carrying) >= 30
+    assert set(warmed.generator._prepared) == carrying
+    assert set(cold.generator._prepared) == set()
+    for name in warmed.names():
+        for split in SPLITS:
+            for seed in (0, 5, 123456):
+                assert warmed.episode(name, seed=seed, split=split) == cold.episode(name, seed=seed, split=split)
 
 
 @pytest.mark.parametrize("name", TASKS)

@@ -20,6 +20,8 @@ from websockets.sync.client import connect
 
 from app.devserver import LocalServer
 
+from conftest import ROOT
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:
@@ -150,3 +152,26 @@ def test_worker_threads_run_under_batch_scheduling(server: LocalServer) -> None:
         assert worker_policies(default) == {os.SCHED_OTHER}
     finally:
         default.stop()
+
+
+class _Registry:
+    def __init__(self) -> None:
+        self.warmed = 0
+
+    def warm(self) -> None:
+        self.warmed += 1
+
+
+@pytest.mark.parametrize(("setting", "warmed"), [(None, 1), ("1", 1), ("0", 0)])
+def test_a_worker_warms_the_generator_before_serving_unless_told_not_to(
+        monkeypatch: pytest.MonkeyPatch, setting: str | None, warmed: int) -> None:
+    settings: dict = {}
+    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), settings)
+    if setting is None:
+        monkeypatch.delenv("WARM_GENERATOR", raising=False)
+    else:
+        monkeypatch.setenv("WARM_GENERATOR", setting)
+    registry = _Registry()
+    worker = type("Worker", (), {"wsgi": type("App", (), {"extensions": {"registry": registry}})()})()
+    settings["post_worker_init"](worker)
+    assert registry.warmed == warmed

@@ -238,6 +238,18 @@ class TaskRegistry:
             raise ValueError("no episode generator is configured")
         return self.generator.generate(name, dict(self.get(name).mix), seed, split)
 
+    def warm(self) -> None:
+        """Compute now what the generator caches per base module and per task (see
+        :meth:`Generator.warm`), so that a new process generates its first episodes as fast as
+        its later ones. A server calls it once per process before serving; about half a second."""
+        if self.generator is None:
+            return
+        self.generator.warm(SPLITS)
+        for name in self._tasks:
+            mix = dict(self.get(name).mix)
+            for split in SPLITS:
+                self.generator.eligible(mix, split)
+
     def split_sizes(self, name: str) -> dict[str, int]:
         """Base modules able to carry the task, per split."""
         if self.generator is None:

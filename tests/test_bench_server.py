@@ -42,6 +42,9 @@ def test_bench_server_against_the_openenv_anchor() -> None:
         assert int(values["steps/s"]) > 0 and int(values["anchor steps/s"]) > 0
         assert values["errors"] == "0" and values["anchor errors"] == "0"
         assert float(values["ratio"]) > 0
+        # The load generator works for every step, and everything measured keeps cores busy.
+        assert float(values["load cpu ms/step"]) > 0
+        assert 0 < float(values["cores busy"]) and 0 < float(values["anchor cores busy"])
         low, high = (float(bound) for bound in values["ratio range"].split("-"))
         assert low <= float(values["ratio"]) <= high
 

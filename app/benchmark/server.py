@@ -160,23 +160,34 @@ class Measurement:
     load: LoadResult
     rss_mib: float
     cpu_ms_per_step: float
+    # The load generator's own CPU per step (this process, which shares the machine's cores).
+    load_cpu_ms_per_step: float = float("nan")
     # The database server's CPU per step, where it is measured (see ``measure``).
     database_cpu_ms_per_step: Optional[float] = None
+
+    @property
+    def cores_busy(self) -> float:
+        """CPU cores kept busy on average by the server, its local database (where measured) and
+        the load generator together: the machine's cores bound it."""
+        per_step = self.cpu_ms_per_step + self.load_cpu_ms_per_step + (self.database_cpu_ms_per_step or 0.0)
+        return per_step * self.load.steps_per_second / 1000
 
 
 def measure(url: str, pid: int, transport: str, clients: int, seconds: float, anchor: bool,
             database_cpu: Optional[Callable[[], Optional[float]]] = None,
             seeds: Optional[tuple[int, int]] = None) -> Measurement:
-    """Warm up briefly, then run the load; returns it with the server's RSS after it and its CPU
-    time per step (a figure that, unlike steps/s, holds on a machine busy with other work), and
-    with ``database_cpu`` (a reading of the database server's CPU seconds so far) that of the
+    """Warm up briefly, then run the load; returns it with the server's RSS after it, its CPU
+    time per step (a figure that, unlike steps/s, holds on a machine busy with other work) and
+    the load generator's (this process), and with ``database_cpu`` (a reading of the database server's CPU seconds so far) that of the
     database too. ``seeds``: the first seeds of the warm-up and of the run (default: fresh ones,
     see :func:`~app.benchmark.load.fresh_seeds`)."""
     warm_up, run = seeds or (fresh_seeds(), fresh_seeds())
     run_load(url, transport, min(clients, 4), min(1.0, seconds), anchor=anchor, first_seed=warm_up)
     database_before = database_cpu() if database_cpu else None
     cpu_before = process_tree_cpu_seconds(pid)
+    load_before = time.process_time()
     result = run_load(url, transport, clients, seconds, anchor=anchor, first_seed=run)
+    load_cpu = time.process_time() - load_before
     cpu = process_tree_cpu_seconds(pid) - cpu_before
     database_after = database_cpu() if database_cpu else None
 
@@ -185,7 +196,7 @@ def measure(url: str, pid: int, transport: str, clients: int, seconds: float, an
 
     database = (per_step(database_after - database_before)
                 if database_before is not None and database_after is not None else None)
-    return Measurement(result, process_tree_rss_mib(pid), per_step(cpu), database)
+    return Measurement(result, process_tree_rss_mib(pid), per_step(cpu), per_step(load_cpu), database)
 
 
 def commit_floor_ms(database_url: str, commits: int = 500) -> float:

@@ -368,6 +368,8 @@ def _measure_pair(database_url: str, url: str, pid: int, anchor_url: Optional[st
     if syncs_before is not None and syncs_after is not None:
         # Server-wide count, warm-up included: an upper bound on fsyncs per step.
         row["steps/fsync"] = round(result.steps / max(1, syncs_after - syncs_before), 1)
+    row["load cpu ms/step"] = round(ours.load_cpu_ms_per_step, 3)
+    row["cores busy"] = round(ours.cores_busy, 2)
     if theirs is not None:
         row.update({"anchor steps/s": round(theirs.load.steps_per_second),
                     "anchor p50 ms": round(theirs.load.percentile_ms(0.5), 2),
@@ -375,6 +377,7 @@ def _measure_pair(database_url: str, url: str, pid: int, anchor_url: Optional[st
                     "anchor errors": theirs.load.errors,
                     "anchor cpu ms/step": round(theirs.cpu_ms_per_step, 3),
                     "anchor rss MiB": round(theirs.rss_mib),
+                    "anchor cores busy": round(theirs.cores_busy, 2),
                     "ratio": round(result.steps_per_second / theirs.load.steps_per_second, 2)
                     if theirs.load.steps_per_second else None})
         if theirs.load.first_error:

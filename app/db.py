@@ -45,11 +45,34 @@ class Base(so.DeclarativeBase):
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Combinable(Generic[T]):
+    """A one-statement write that Postgres may run in a single statement with others of its kind.
+
+    ``run(connection, params)`` writes several of them (one parameter mapping each) with one
+    statement and returns each one's count of rows written, in order; ``finish(count)`` is the
+    write's result, or raises a :class:`~app.errors.DomainError` when it did not apply (it then
+    wrote nothing). Writes with equal ``key`` never share a statement: a statement's parts all
+    see the database as it was before it, so two of them must never touch the same row.
+    """
+
+    run: Callable[[sa.Connection, list[Mapping[str, Any]]], list[int]]
+    key: Any
+    params: Mapping[str, Any]
+    finish: Callable[[int], T]
+
+
+# At most this many writes share a statement (each size is a statement Postgres prepares).
+MAX_COMBINED = 16
+
+
 @dataclass
 class _WriteJob(Generic[T]):
     work: Callable[[sa.Connection], T]
     # The work is one statement, which may then commit on its own (see GroupCommitter).
     single_statement: bool = False
+    # The same write, in a form that shares a statement with others of its kind (Postgres).
+    combinable: Optional[Combinable[T]] = None
     result: Optional[T] = None
     error: Optional[BaseException] = None
     done: bool = False
@@ -212,6 +235,10 @@ class GroupCommitter:
     :class:`~app.errors.DomainError` must have written nothing (it fails alone); any other error
     rolls the shared transaction back and its jobs run again one transaction each, so one bad job
     never fails another.
+
+    On Postgres every statement is a round trip, and the batch's BEGIN and COMMIT two more: jobs
+    that are :class:`Combinable` share a statement with the batch's other jobs of their kind, and
+    a batch that is one statement runs in autocommit (the statement commits itself).
     """
 
     def __init__(self, engine: sa.Engine, gate: Optional[WriteGate] = None, max_batch: int = 256) -> None:
@@ -225,15 +252,20 @@ class GroupCommitter:
         # checkout, reset or pre-ping per commit. Replaced once the driver reports it broken.
         self._connection: Optional[sa.Connection] = None
 
-    def run(self, work: Callable[[sa.Connection], T], single_statement: bool = False) -> T:
+    def run(self, work: Callable[[sa.Connection], T], single_statement: bool = False,
+            combinable: Optional[Combinable[T]] = None) -> T:
         """Run ``work`` in a committed transaction shared with concurrent callers; return its result.
 
         ``single_statement``: ``work`` writes with one statement at most (any other it runs
         writes nothing). Alone in its batch on Postgres, it then runs in autocommit: the
         statement is its own transaction, committed (and synced) before the server answers, in
         one round trip instead of three (BEGIN, the statement, COMMIT).
+
+        ``combinable``: the same write as ``work``, in a form that shares one statement with the
+        batch's other writes of its kind on Postgres (one round trip for all of them, and a
+        batch made only of those runs in autocommit as above). Alone, ``work`` runs.
         """
-        job: _WriteJob[T] = _WriteJob(work, single_statement)
+        job: _WriteJob[T] = _WriteJob(work, single_statement, combinable)
         with self._lock:
             self._pending.append(job)
             leading = not self._busy
@@ -280,18 +312,18 @@ class GroupCommitter:
                 gate.release()
 
     def _execute_gated(self, batch: list[_WriteJob[Any]]) -> None:
-        if (len(batch) == 1 and batch[0].single_statement and self._engine.dialect.name == "postgresql"
-                and self._execute_alone(batch[0])):
-            return
+        statements: list[list[_WriteJob[Any]]] = [[job] for job in batch]
+        if self._engine.dialect.name == "postgresql":
+            statements = _statements(batch)
+            if (len(statements) == 1 and all(job.single_statement for job in statements[0])
+                    and self._execute_alone(statements[0])):
+                return
         committing = False
         try:
             connection = self._open()
             with connection.begin():
-                for job in batch:
-                    try:
-                        job.result = job.work(connection)
-                    except DomainError as exc:
-                        job.error = exc
+                for jobs in statements:
+                    _run_statement(connection, jobs)
                 committing = True  # from here on, a failure is the COMMIT's own
             return
         except Exception:  # noqa: BLE001 - retried one by one below
@@ -313,14 +345,17 @@ class GroupCommitter:
                 job.result, job.error = None, exc
                 self._drop_if_broken()
 
-    def _execute_alone(self, job: _WriteJob[Any]) -> bool:
-        """Run a one-statement job in autocommit (Postgres): its statement commits itself.
+    def _execute_alone(self, jobs: list[_WriteJob[Any]]) -> bool:
+        """Run one statement (a job's, or combined jobs', see :func:`_statements`) in autocommit
+        (Postgres): the statement commits itself.
 
-        Returns False, having run nothing, when the kept connection looks broken: the job then
-        runs in a transaction, where a failure before COMMIT is known to have written nothing
+        Returns False, having run nothing, when the kept connection looks broken: the jobs then
+        run in a transaction, where a failure before COMMIT is known to have written nothing
         and is retried on a new connection. Here a failure leaves the outcome unknown, so the
         connection is checked first: an idle connection has nothing to read unless the server
-        closed it (a restart, an idle timeout), and that check costs no round trip.
+        closed it (a restart, an idle timeout), and that check costs no round trip. A combined
+        statement that fails (it wrote nothing) also returns False: its jobs then take the
+        transactional path, which runs each one alone if the batch fails again.
         """
         try:
             driver = self._open().connection.driver_connection
@@ -330,25 +365,32 @@ class GroupCommitter:
             driver.autocommit = True
         except Exception:  # noqa: BLE001 - the transactional path meets the same failure
             return False
+        ran = True
         try:
-            job.result = job.work(self._open())
-        except DomainError as exc:
-            job.error = exc  # wrote nothing
+            _run_statement(self._open(), jobs)
         except sa.exc.DBAPIError as exc:
             if exc.connection_invalidated:
-                job.error = _outcome_unknown()  # the statement may have committed first
+                for job in jobs:  # the statement may have committed first
+                    job.result, job.error = None, _outcome_unknown()
+            elif len(jobs) > 1:
+                ran = False  # one part's failure fails the statement: retried in a transaction
             else:
-                job.error = exc  # the statement failed: its transaction wrote nothing
-        except Exception as exc:  # noqa: BLE001 - handed to the job's caller
-            job.error = exc
+                jobs[0].error = exc  # the statement failed: its transaction wrote nothing
+        except Exception as exc:  # noqa: BLE001 - handed to the jobs' callers
+            for job in jobs:
+                job.result, job.error = None, exc
         self._drop_if_broken()
         if self._connection is not None:
             try:
+                if self._connection.in_transaction():
+                    # Work run through SQLAlchemy begins its transaction object even in
+                    # autocommit; the database has nothing open, so this ends nothing there.
+                    self._connection.rollback()
                 driver.autocommit = False
             except Exception as exc:  # noqa: BLE001 - a connection that cannot go back is dropped
                 self._connection.invalidate(exc)
                 self._drop_if_broken()
-        return True
+        return ran
 
     def _open(self) -> sa.Connection:
         if self._connection is None:
@@ -367,6 +409,51 @@ class GroupCommitter:
             connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
+
+
+def _statements(batch: list[_WriteJob[Any]]) -> list[list[_WriteJob[Any]]]:
+    """The statements that run a batch on Postgres: combinable jobs of one kind share a
+    statement (up to :data:`MAX_COMBINED`, never two with one key); any other job is one alone.
+
+    Jobs of one batch were all waiting at once, so running them in another order than they
+    came is as valid as the order they came in.
+    """
+    kinds: dict[Any, list[list[_WriteJob[Any]]]] = {}
+    alone: list[list[_WriteJob[Any]]] = []
+    for job in batch:
+        combinable = job.combinable
+        if combinable is None:
+            alone.append([job])
+            continue
+        groups = kinds.setdefault(combinable.run, [])
+        for group in groups:
+            if len(group) < MAX_COMBINED and all(other.combinable.key != combinable.key  # type: ignore[union-attr]
+                                                 for other in group):
+                group.append(job)
+                break
+        else:
+            groups.append([job])
+    return [group for groups in kinds.values() for group in groups] + alone
+
+
+def _run_statement(connection: sa.Connection, jobs: list[_WriteJob[Any]]) -> None:
+    """Run one statement of :func:`_statements` (no commit): a job's own work, or combined jobs'
+    shared statement. A job whose write did not apply gets its DomainError; any other error
+    propagates."""
+    if len(jobs) == 1:
+        job = jobs[0]
+        try:
+            job.result = job.work(connection)
+        except DomainError as exc:
+            job.error = exc  # wrote nothing
+        return
+    parts = [job.combinable for job in jobs]
+    counts = parts[0].run(connection, [part.params for part in parts])  # type: ignore[union-attr]
+    for job, part, count in zip(jobs, parts, counts):
+        try:
+            job.result, job.error = part.finish(count), None  # type: ignore[union-attr]
+        except DomainError as exc:
+            job.error = exc  # its part wrote nothing
 
 
 @dataclass(frozen=True)
@@ -540,12 +627,14 @@ class Database:
         with self.session(write) as session, session.begin():
             yield session
 
-    def write(self, work: Callable[[sa.Connection], T], single_statement: bool = False) -> T:
+    def write(self, work: Callable[[sa.Connection], T], single_statement: bool = False,
+              combinable: Optional[Combinable[T]] = None) -> T:
         """Run ``work(connection)`` in a transaction committed before this returns; concurrent
-        callers share commits (see :class:`GroupCommitter`, also for ``single_statement``)."""
+        callers share commits (see :class:`GroupCommitter`, also for ``single_statement`` and
+        ``combinable``)."""
         if self.checkpointer is not None:
             self.checkpointer.ensure_running()
-        return self.committer.run(work, single_statement)
+        return self.committer.run(work, single_statement, combinable)
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:

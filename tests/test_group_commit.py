@@ -10,7 +10,7 @@ from typing import Callable
 import pytest
 import sqlalchemy as sa
 
-from app.db import Database
+from app.db import Combinable, Database
 from app.errors import Conflict
 
 WRITERS = 16
@@ -111,3 +111,87 @@ def test_a_batch_with_a_bad_job_still_commits_the_good_ones(database: Database) 
         with pytest.raises(sa.exc.IntegrityError):
             bad.result(10)
     assert rows(database) == [1, 2, 100]
+
+
+class ProbeKind:
+    """A combinable write kind on the probe table: each part inserts its ``n`` unless ``n`` is
+    negative (a part that does not apply: count 0, and ``finish`` raises Conflict). Records the
+    parts of every shared statement it runs."""
+
+    def __init__(self) -> None:
+        self.statements: list[list[int]] = []
+
+    def run(self, connection: sa.Connection, params: list) -> list[int]:  # type: ignore[type-arg]
+        numbers = [part["n"] for part in params]
+        self.statements.append(numbers)
+        applied = [n for n in numbers if n >= 0]
+        if applied:
+            values = ", ".join(f"(:n{index})" for index in range(len(applied)))
+            connection.execute(sa.text(f"INSERT INTO group_commit_probe (n) VALUES {values}"),
+                               {f"n{index}": n for index, n in enumerate(applied)})
+        return [1 if n >= 0 else 0 for n in numbers]
+
+    def write(self, database: Database, n: int, key: object = None) -> int:
+        def alone(connection: sa.Connection) -> int:
+            return finish(self.run(connection, [{"n": n}])[0])
+
+        def finish(count: int) -> int:
+            if count != 1:
+                raise Conflict(f"{n} does not apply")
+            return n
+
+        return database.write(alone, single_statement=True, combinable=Combinable(
+            run=self.run, key=n if key is None else key, params={"n": n}, finish=finish))
+
+
+def queued_behind_a_held_batch(database: Database, writes: list[Callable[[], int]]) -> list:  # type: ignore[type-arg]
+    """Run ``writes`` at once, all queued behind one open batch so that they form the next batch;
+    each one's result or exception."""
+    blocker, started, release = held_open(1000)
+    with ThreadPoolExecutor(len(writes) + 1) as pool:
+        head = pool.submit(database.write, blocker)
+        assert started.wait(10)
+        futures = [pool.submit(write) for write in writes]
+        while len(database.committer._pending) < len(writes):
+            threading.Event().wait(0.005)
+        release.set()
+        head.result(10)
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result(10))
+            except Exception as exc:  # noqa: BLE001 - the outcome under test
+                outcomes.append(exc)
+    return outcomes
+
+
+def test_combinable_writes_of_a_batch_share_one_statement_on_postgres(database: Database,
+                                                                      database_url: str) -> None:
+    kind = ProbeKind()
+    outcomes = queued_behind_a_held_batch(database, [lambda n=n: kind.write(database, n) for n in (1, 2, -3, 4)])
+    assert outcomes[:2] == [1, 2] and isinstance(outcomes[2], Conflict) and outcomes[3] == 4
+    assert rows(database) == [1, 2, 4, 1000]
+    if database_url.startswith("postgresql"):
+        assert len(kind.statements) == 1 and sorted(kind.statements[0]) == [-3, 1, 2, 4]
+    else:  # SQLite has no round trips to save: each write runs its own statement
+        assert sorted(numbers for statement in kind.statements for numbers in statement) == [-3, 1, 2, 4]
+        assert all(len(statement) == 1 for statement in kind.statements)
+
+
+def test_writes_with_one_key_never_share_a_statement(database: Database) -> None:
+    kind = ProbeKind()
+    outcomes = queued_behind_a_held_batch(
+        database, [lambda n=n: kind.write(database, n, key=n % 2) for n in (1, 2, 3, 4, 5)])
+    assert outcomes == [1, 2, 3, 4, 5]
+    assert rows(database) == [1, 2, 3, 4, 5, 1000]
+    for statement in kind.statements:
+        assert len({n % 2 for n in statement}) == len(statement)
+
+
+def test_a_shared_statement_that_fails_is_retried_one_write_at_a_time(database: Database) -> None:
+    kind = ProbeKind()
+    database.write(lambda connection: connection.execute(sa.text("INSERT INTO group_commit_probe (n) VALUES (7)")))
+    outcomes = queued_behind_a_held_batch(database, [lambda n=n: kind.write(database, n) for n in (5, 7, 9)])
+    assert outcomes[0] == 5 and outcomes[2] == 9
+    assert isinstance(outcomes[1], sa.exc.IntegrityError)  # 7 was there: only its own write fails
+    assert rows(database) == [5, 7, 9, 1000]

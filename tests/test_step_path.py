@@ -144,6 +144,47 @@ def test_documents_are_stored_on_postgres_as_the_text_written(make_app, database
     assert orjson.loads(rows[0][5]) == REPORT
 
 
+def test_steps_of_several_episodes_share_one_statement_on_postgres(make_app, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Postgres writes a batch's steps of different episodes with one statement: each part is
+    written exactly when its own guard matches, as the one-step statement would write it."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite writes each step with its own statements")
+    app = make_app()
+    client = app.test_client()
+    sessions = [client.post("/reset", json={"task": "syntax_check", "seed": 40 + n}).get_json()["session_id"]
+                for n in range(4)]
+    database, registry = app.extensions["database"], app.extensions["registry"]
+    with database.read() as connection:
+        lives = [read_live(connection, registry, session, None) for session in sessions]
+    # Another writer moves the second episode on: the copy read above is now stale.
+    assert client.post("/step", json={"session_id": sessions[1], "action": REPORT}).status_code == 200
+    prepared = [prepare_step(live, REPORT) for live in lives[:3]]
+    parts = [stepping.combinable_step(step) for step in prepared]
+    with database.engine.connect() as connection, connection.begin():
+        counts = parts[0].run(connection, [part.params for part in parts])  # type: ignore[union-attr]
+        stepping.write_step(connection, prepare_step(lives[3], REPORT))  # the one-step statement
+    assert counts == [1, 0, 1]
+    assert parts[0].finish(1) is prepared[0].outcome  # type: ignore[union-attr]
+    with pytest.raises(Conflict):
+        parts[1].finish(0)  # type: ignore[union-attr]
+    with database.read() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT e.session_id, e.step_count, e.state::text, s.index, s.action::text, s.reward, s.changes::text"
+            " FROM episodes e JOIN steps s ON s.episode_id = e.id WHERE e.session_id = ANY(%(ids)s)",
+            {"ids": sessions}).all()
+    by_session = {row[0]: row[1:] for row in stored}
+    assert len(stored) == 4  # one step each: the second episode's is the other writer's
+    for index in (0, 2):
+        step_count, state, step_index, action, reward, changes = by_session[sessions[index]]
+        assert (step_count, step_index) == (1, 1)
+        assert orjson.loads(state) == prepared[index].values["state"]
+        assert orjson.loads(action) == REPORT and reward == prepared[index].step_row["reward"]
+        assert orjson.loads(changes) == prepared[index].step_row["changes"]
+    # Written alike, whether by the shared statement or by the one-step statement.
+    assert by_session[sessions[0]][3:] == by_session[sessions[3]][3:]
+    assert stepping.combinable_step(prepare_step(lives[0], {"action_type": "submit_review"})) is None
+
+
 def test_http_steps_through_two_processes_stay_in_order(make_app) -> None:  # type: ignore[no-untyped-def]
     """Two apps over one database stand for two workers: each keeps the episode it last wrote,
     so each sees a stale copy after the other stepped. No step may be refused or lost."""

@@ -13,7 +13,9 @@ session and episode rows.
 On Postgres every step, and every reset but one with a requested ``episode_id``, is a single
 statement (its rows written by data-modifying ``WITH`` clauses), so that alone in its batch it
 takes one round trip in autocommit (see :class:`~app.db.GroupCommitter`), and in a shared
-batch one round trip of the batch's. SQLite writes a statement per table: it has no round trips.
+batch one round trip of the batch's. The steps of a batch that do not end their episodes share
+one statement (:func:`combinable_step`): a batch of them is one round trip and one commit in
+all. SQLite writes a statement per table: it has no round trips.
 
 A WebSocket keeps its :class:`LiveEpisode` between messages (a socket is one session), so its
 steps skip the read; if another writer moved the episode meanwhile, the write conflicts and the
@@ -26,13 +28,13 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import sqlalchemy as sa
 import sqlalchemy.exc
 
 from app.auth import ensure_visible, is_visible
-from app.db import Database, DriverStatement
+from app.db import Combinable, Database, DriverStatement
 from app.env import CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, PlantedIssue, TaskRegistry
 from app.env.models import CodeReviewerReward
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -75,12 +77,14 @@ def _running() -> sa.ColumnElement[bool]:
     return (EPISODES.c.status == EpisodeStatus.RUNNING).is_(sa.true())
 
 
-def _guarded_update(columns: tuple[str, ...]) -> sa.Update:
-    """``UPDATE episodes SET <columns> WHERE id = :b_id AND step_count = :b_seen AND running``."""
+def _guarded_update(columns: tuple[str, ...], suffix: str = "") -> sa.Update:
+    """``UPDATE episodes SET <columns> WHERE id = :b_id AND step_count = :b_seen AND running``,
+    each parameter's name followed by ``suffix``."""
     return (
         sa.update(EPISODES)
-        .where(EPISODES.c.id == sa.bindparam("b_id"), EPISODES.c.step_count == sa.bindparam("b_seen"), _running())
-        .values({column: sa.bindparam(column, type_=EPISODES.c[column].type) for column in columns})
+        .where(EPISODES.c.id == sa.bindparam(f"b_id{suffix}"), EPISODES.c.step_count == sa.bindparam(f"b_seen{suffix}"),
+               _running())
+        .values({column: sa.bindparam(f"{column}{suffix}", type_=EPISODES.c[column].type) for column in columns})
     )
 
 
@@ -138,10 +142,10 @@ def _row_select(table: sa.Table, columns: tuple[str, ...], source: sa.FromClause
     return list(values), sa.select(*selected).select_from(source)
 
 
-def _step_insert(moved: sa.CTE) -> sa.Insert:
+def _step_insert(moved: sa.CTE, suffix: str = "") -> sa.Insert:
     """``INSERT INTO steps (...) SELECT moved.id, :index, ... FROM moved``: the step row, written
     exactly when the guarded update ``moved`` matched."""
-    return sa.insert(STEPS).from_select(*_row_select(STEPS, _STEP_COLUMNS[1:], moved, episode_id=moved.c.id))
+    return sa.insert(STEPS).from_select(*_row_select(STEPS, _STEP_COLUMNS[1:], moved, suffix, episode_id=moved.c.id))
 
 
 def _guarded_update_and_insert(columns: tuple[str, ...]) -> sa.Insert:
@@ -152,6 +156,26 @@ def _guarded_update_and_insert(columns: tuple[str, ...]) -> sa.Insert:
     The insert happens exactly when the update matched, so its row count is the guard's answer.
     """
     return _step_insert(_guarded_update(columns).returning(EPISODES.c.id).cte("moved"))
+
+
+def _progress_steps(count: int) -> sa.Select:
+    """Postgres: ``count`` steps that do not end their episodes, of different episodes, in one
+    statement (one round trip, one commit)::
+
+        WITH moved_0 AS (UPDATE episodes ... RETURNING id), step_0 AS (INSERT INTO steps (...) SELECT ... FROM moved_0),
+             moved_1 AS (...), step_1 AS (...), ...
+        SELECT (SELECT count(*) FROM moved_0), (SELECT count(*) FROM moved_1), ...
+
+    Step ``i``'s parameters are those of :data:`_STEP_PROGRESS` followed by ``_<i>``. Each part
+    is the single statement's, so each step is written exactly when its own guard matched, and
+    its count is that guard's answer. All parts see the database as it was before the
+    statement: two steps of one episode must never share it (see :class:`~app.db.Combinable`).
+    """
+    moved = [_guarded_update(_PROGRESS, f"_{index}").returning(EPISODES.c.id).cte(f"moved_{index}")
+             for index in range(count)]
+    steps = [_step_insert(cte, f"_{index}").cte(f"step_{index}") for index, cte in enumerate(moved)]
+    counts = [sa.select(sa.func.count()).select_from(cte).scalar_subquery() for cte in moved]
+    return sa.select(*counts).add_cte(*(part for pair in zip(moved, steps) for part in pair))
 
 
 def _finishing_step(issue_count: int) -> sa.Select:
@@ -222,6 +246,7 @@ _UPDATE_FINISHED = DriverStatement(_guarded_update(_PROGRESS + _FINISH))
 _INSERT_STEP = DriverStatement(_insert(STEPS, _STEP_COLUMNS))
 _STEP_PROGRESS = DriverStatement(_guarded_update_and_insert(_PROGRESS))
 _STEP_FINISHED = DriverStatement(_guarded_update_and_insert(_PROGRESS + _FINISH))
+_PROGRESS_STEPS = _ByCount(_progress_steps)
 _INSERT_ISSUES = _ByCount(lambda count: _insert_rows(ISSUES, _ISSUE_COLUMNS, count))
 _FINISHING_STEP = _ByCount(_finishing_step)
 _READ_SESSION = DriverStatement(
@@ -415,7 +440,7 @@ def write_step(connection: sa.Connection, prepared: PreparedStep) -> StepOutcome
     """
     live = prepared.live
     finished = "status" in prepared.values
-    guard = {"b_id": live.episode_id, "b_seen": live.step_count, **prepared.values}
+    guard = _guard(prepared)
     issues = prepared.issue_rows
     if connection.dialect.name == "postgresql":  # one statement
         if issues:
@@ -431,9 +456,39 @@ def write_step(connection: sa.Connection, prepared: PreparedStep) -> StepOutcome
             _INSERT_STEP.execute(connection, prepared.step_row)
             if issues:
                 _INSERT_ISSUES[len(issues)].execute(connection, _numbered(issues, _ISSUE_COLUMNS))
-    if not written:
-        raise Conflict(f"another step was applied to episode {live.episode_id!r} concurrently; retry")
+    return _written(prepared, 1 if written else 0)
+
+
+def _guard(prepared: PreparedStep) -> dict[str, Any]:
+    """The guarded update's parameters: the episode, the step count it was read at, the values."""
+    return {"b_id": prepared.live.episode_id, "b_seen": prepared.live.step_count, **prepared.values}
+
+
+def _written(prepared: PreparedStep, count: int) -> StepOutcome:
+    """The step's outcome once its guarded update matched ``count`` rows (1, or 0 for a lost race).
+
+    Raises:
+        Conflict: another step was applied since the episode was read, or it ended.
+    """
+    if count != 1:
+        raise Conflict(f"another step was applied to episode {prepared.live.episode_id!r} concurrently; retry")
     return prepared.outcome
+
+
+def _write_progress_steps(connection: sa.Connection, params: list[Mapping[str, Any]]) -> list[int]:
+    """Postgres: several steps of :func:`combinable_step` in one statement; each one's row count."""
+    numbered = {f"{name}_{index}": value for index, part in enumerate(params) for name, value in part.items()}
+    return list(_PROGRESS_STEPS[len(params)].execute(connection, numbered).fetchone())
+
+
+def combinable_step(prepared: PreparedStep) -> Optional[Combinable[StepOutcome]]:
+    """The step as a write that shares its statement with other episodes' steps on Postgres
+    (see :class:`~app.db.Combinable`): a step that does not end its episode; None for one that does."""
+    if "status" in prepared.values:
+        return None
+    return Combinable(run=_write_progress_steps, key=prepared.live.episode_id,
+                      params={**_guard(prepared), **prepared.step_row},
+                      finish=lambda count: _written(prepared, count))
 
 
 def advance(live: LiveEpisode, prepared: PreparedStep) -> None:
@@ -467,8 +522,9 @@ def step_session(database: Database, registry: TaskRegistry, session_id: str, ac
 
 def _step_once(database: Database, live: LiveEpisode, action: dict[str, Any]) -> tuple[StepOutcome, LiveEpisode]:
     prepared = prepare_step(live, action)
-    outcome = database.write(lambda connection: write_step(connection, prepared),
-                             single_statement=not database.is_sqlite)
+    postgres = not database.is_sqlite
+    outcome = database.write(lambda connection: write_step(connection, prepared), single_statement=postgres,
+                             combinable=combinable_step(prepared) if postgres else None)
     advance(live, prepared)
     return outcome, live
 

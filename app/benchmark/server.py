@@ -178,9 +178,9 @@ def measure(url: str, pid: int, transport: str, clients: int, seconds: float, an
             seeds: Optional[tuple[int, int]] = None) -> Measurement:
     """Warm up briefly, then run the load; returns it with the server's RSS after it, its CPU
     time per step (a figure that, unlike steps/s, holds on a machine busy with other work) and
-    the load generator's (this process), and with ``database_cpu`` (a reading of the database server's CPU seconds so far) that of the
-    database too. ``seeds``: the first seeds of the warm-up and of the run (default: fresh ones,
-    see :func:`~app.benchmark.load.fresh_seeds`)."""
+    the load generator's (this process), and with ``database_cpu`` (a reading of the database
+    server's CPU seconds so far) that of the database too. ``seeds``: the first seeds of the
+    warm-up and of the run (default: fresh ones, see :func:`~app.benchmark.load.fresh_seeds`)."""
     warm_up, run = seeds or (fresh_seeds(), fresh_seeds())
     run_load(url, transport, min(clients, 4), min(1.0, seconds), anchor=anchor, first_seed=warm_up)
     database_before = database_cpu() if database_cpu else None

@@ -16,6 +16,14 @@ bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '7860')
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "app.serving.LingeringThreadWorker")
 workers = int(os.environ.get("GUNICORN_WORKERS") or default_workers())
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+# Each worker listens on a socket of its own (SO_REUSEPORT), and the kernel spreads new
+# connections across them. On one shared socket, whichever worker woke first took them: a
+# burst of 16 connections could leave 15 on one worker and 1 on the other, and a WebSocket or
+# keep-alive connection stays with the worker that accepted it. Not for a Unix socket (one
+# path binds once) or a single worker (its socket alone then queues connections while it
+# restarts); GUNICORN_REUSE_PORT=0 keeps one shared socket.
+reuse_port = (workers > 1 and not bind.startswith(("unix:", "fd://"))
+              and os.environ.get("GUNICORN_REUSE_PORT", "1") != "0")
 os.environ.setdefault("WS_MAX_CONNECTIONS", str(max(1, threads - 4)))
 # A worker that stops answering its heartbeat for this long is replaced.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))

@@ -175,3 +175,28 @@ def test_a_worker_warms_the_generator_before_serving_unless_told_not_to(
     worker = type("Worker", (), {"wsgi": type("App", (), {"extensions": {"registry": registry}})()})()
     settings["post_worker_init"](worker)
     assert registry.warmed == warmed
+
+
+def listening_sockets(port: int) -> int:
+    """Sockets listening on ``port`` on loopback (``/proc/net/tcp``, state 0A: LISTEN)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state == "0A" and int(local.split(":")[1], 16) == port:
+            count += 1
+    return count
+
+
+@pytest.mark.parametrize(("workers", "setting", "sockets"), [(2, None, 2), (2, "0", 1), (1, None, 1)])
+def test_each_worker_listens_on_a_socket_of_its_own(workers: int, setting: str | None, sockets: int) -> None:
+    """With several workers, each listens on its own ``SO_REUSEPORT`` socket and the kernel
+    spreads connections across them; ``GUNICORN_REUSE_PORT=0`` (or one worker) keeps one."""
+    extra = {} if setting is None else {"GUNICORN_REUSE_PORT": setting}
+    running = LocalServer.with_temporary_database(workers=workers, threads=4, extra_env=extra)
+    try:
+        deadline = time.monotonic() + 30
+        while listening_sockets(running.port) < sockets and time.monotonic() < deadline:
+            time.sleep(0.1)  # the second worker may still be starting
+        assert listening_sockets(running.port) == sockets
+    finally:
+        running.stop()

@@ -178,13 +178,9 @@ def test_a_worker_warms_the_generator_before_serving_unless_told_not_to(
 
 
 def listening_sockets(port: int) -> int:
-    """Sockets listening on ``port`` on loopback (``/proc/net/tcp``, state 0A: LISTEN)."""
-    count = 0
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        if state == "0A" and int(local.split(":")[1], 16) == port:
-            count += 1
-    return count
+    """IPv4 sockets listening on ``port`` (``/proc/net/tcp``: state 0A is LISTEN)."""
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return sum(1 for row in rows if row[3] == "0A" and int(row[1].split(":")[1], 16) == port)
 
 
 @pytest.mark.parametrize(("workers", "setting", "sockets"), [(2, None, 2), (2, "0", 1), (1, None, 1)])

@@ -374,6 +374,11 @@ class PreparedStep:
     step_row: dict[str, Any]
     issue_rows: list[dict[str, Any]]
 
+    @property
+    def ends_episode(self) -> bool:
+        """Whether the step finishes its episode (its values then set ``status``)."""
+        return "status" in self.values
+
 
 def read_live(connection: sa.Connection, registry: TaskRegistry, session_id: str,
               owner: Optional[str] = None) -> LiveEpisode:
@@ -439,7 +444,7 @@ def write_step(connection: sa.Connection, prepared: PreparedStep) -> StepOutcome
         Conflict: another step was applied since the episode was read, or it ended.
     """
     live = prepared.live
-    finished = "status" in prepared.values
+    finished = prepared.ends_episode
     guard = _guard(prepared)
     issues = prepared.issue_rows
     if connection.dialect.name == "postgresql":  # one statement
@@ -484,7 +489,7 @@ def _write_progress_steps(connection: sa.Connection, params: list[Mapping[str, A
 def combinable_step(prepared: PreparedStep) -> Optional[Combinable[StepOutcome]]:
     """The step as a write that shares its statement with other episodes' steps on Postgres
     (see :class:`~app.db.Combinable`): a step that does not end its episode; None for one that does."""
-    if "status" in prepared.values:
+    if prepared.ends_episode:
         return None
     return Combinable(run=_write_progress_steps, key=prepared.live.episode_id,
                       params={**_guard(prepared), **prepared.step_row},

@@ -34,11 +34,15 @@ def table_rows(output: str) -> list[list[str]]:
 def test_bench_server_against_the_openenv_anchor() -> None:
     output = run_bench("--anchor", "openenv", "--rounds", "2")
     rows = table_rows(output)
-    assert [(row[0], row[1]) for row in rows] == [("ws", "1"), ("ws", "2"), ("http", "1"), ("http", "2")]
+    configurations = [("ws", "1"), ("ws", "2"), ("http", "1"), ("http", "2")]
+    assert [(row[0], row[1]) for row in rows] == configurations * 2
+    rows, by_request = rows[:len(configurations)], rows[len(configurations):]
     header = next(line for line in output.splitlines() if "steps/s" in line)
     columns = [cell.strip() for cell in header.strip("┃ ").split("┃")]
+    step_p50 = {}
     for row in rows:
         values = dict(zip(columns, row))
+        step_p50[row[0], row[1]] = values["p50 ms"]
         assert int(values["steps/s"]) > 0 and int(values["anchor steps/s"]) > 0
         assert values["errors"] == "0" and values["anchor errors"] == "0"
         assert float(values["ratio"]) > 0
@@ -47,6 +51,18 @@ def test_bench_server_against_the_openenv_anchor() -> None:
         assert 0 < float(values["cores busy"]) and 0 < float(values["anchor cores busy"])
         low, high = (float(bound) for bound in values["ratio range"].split("-"))
         assert low <= float(values["ratio"]) <= high
+    # The second table: each server's p50 by kind of request.
+    header = next(line for line in output.splitlines() if "last step" in line)
+    columns = [cell.strip() for cell in header.strip("┃ ").split("┃")]
+    assert columns == ["transport", "clients", "reset", "step", "last step",
+                       "anchor reset", "anchor step", "anchor last step"]
+    for row in by_request:
+        values = dict(zip(columns, row))
+        assert all(float(values[name]) > 0 for name in columns[2:])
+        assert values["step"] == step_p50[row[0], row[1]]  # the same round as the first table's row
+        # A reset generates a new episode: it takes longer than a step on both servers.
+        assert float(values["reset"]) > float(values["step"])
+        assert float(values["anchor reset"]) > float(values["anchor step"])
 
 
 def test_bench_server_on_postgres_prints_the_commit_floor() -> None:
@@ -57,7 +73,8 @@ def test_bench_server_on_postgres_prints_the_commit_floor() -> None:
     assert re.search(r"commit floor: \d+\.\d+ ms", output)
     header = next(line for line in output.splitlines() if "steps/s" in line)
     columns = [cell.strip() for cell in header.strip("┃ ").split("┃")]
-    for row in table_rows(output):
+    rows = table_rows(output)
+    for row in rows[:len(rows) // 2]:  # the first table (the second gives latencies by request)
         values = dict(zip(columns, row))
         assert values["errors"] == "0"
         # The local server's own CPU for the steps: it does work for every step.

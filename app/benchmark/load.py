@@ -52,7 +52,11 @@ class LoadResult:
     episodes: int = 0
     errors: int = 0
     seconds: float = 0.0
+    # Seconds from sending a request to having its reply decoded: every step's, and apart from
+    # them each reset's and each last step's (the one that ends its episode, also in ``latencies``).
     latencies: list[float] = field(default_factory=list)
+    reset_latencies: list[float] = field(default_factory=list)
+    last_step_latencies: list[float] = field(default_factory=list)
     first_error: Optional[str] = None
 
     @property
@@ -60,11 +64,12 @@ class LoadResult:
         """Step replies per second of wall time."""
         return self.steps / self.seconds if self.seconds else 0.0
 
-    def percentile_ms(self, fraction: float) -> float:
-        """Step latency at ``fraction`` (nearest rank), in milliseconds."""
-        if not self.latencies:
+    def percentile_ms(self, fraction: float, latencies: Optional[list[float]] = None) -> float:
+        """Latency at ``fraction`` (nearest rank) of ``latencies`` (default: the steps'), in milliseconds."""
+        values = self.latencies if latencies is None else latencies
+        if not values:
             return float("nan")
-        ordered = sorted(self.latencies)
+        ordered = sorted(values)
         return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))] * 1000
 
     def error(self, message: str) -> None:
@@ -120,10 +125,12 @@ async def _http_client(base_url: str, anchor: bool, result: LoadResult, deadline
             seed += 1
             episode_id = str(uuid.uuid4())
             reset = {"seed": seed, "episode_id": episode_id} if anchor else {"task": TASK, "seed": seed}
+            started = time.perf_counter()
             status, reply = await connection.post("/reset", reset)
             if status != 200:
                 result.error(f"reset {status}: {reply}")
                 continue
+            result.reset_latencies.append(time.perf_counter() - started)
             address = {"episode_id": episode_id} if anchor else {"session_id": reply["session_id"]}
             for action in script:
                 started = time.perf_counter()
@@ -134,6 +141,7 @@ async def _http_client(base_url: str, anchor: bool, result: LoadResult, deadline
                 result.latencies.append(time.perf_counter() - started)
                 result.steps += 1
                 if reply.get("done"):
+                    result.last_step_latencies.append(result.latencies[-1])
                     result.episodes += 1
                     break
     except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as exc:
@@ -148,11 +156,13 @@ async def _ws_client(ws_url: str, result: LoadResult, deadline: float, seed: int
         async with connect(ws_url, max_size=2**22, compression=None) as socket:
             while time.monotonic() < deadline:
                 seed += 1
+                started = time.perf_counter()
                 await socket.send(json.dumps({"type": "reset", "data": {"task": TASK, "seed": seed}}))
                 reply = json.loads(await asyncio.wait_for(socket.recv(), REPLY_TIMEOUT))
                 if reply.get("type") != "observation":
                     result.error(f"reset: {reply}")
                     continue
+                result.reset_latencies.append(time.perf_counter() - started)
                 for action in script:
                     started = time.perf_counter()
                     await socket.send(json.dumps({"type": "step", "data": action}))
@@ -163,6 +173,7 @@ async def _ws_client(ws_url: str, result: LoadResult, deadline: float, seed: int
                     result.latencies.append(time.perf_counter() - started)
                     result.steps += 1
                     if reply["data"].get("done"):
+                        result.last_step_latencies.append(result.latencies[-1])
                         result.episodes += 1
                         break
             await socket.send(json.dumps({"type": "close"}))

@@ -312,7 +312,8 @@ def bench_server(database: str, clients: list[int], transport: list[str], anchor
                  workers: Optional[int], threads: int, worker_class: str, postgres_url: str, rounds: int) -> None:
     """Serve the app under gunicorn on a free loopback port over a fresh database, drive closed-loop
     clients (reset, then steps until done, repeatedly) for SECONDS per configuration, and print
-    steps/s, p50/p99 step latency, errors and server RSS, with our/anchor ratios."""
+    steps/s, p50/p99 step latency, errors and server RSS, with our/anchor ratios; then each
+    server's p50 latency by kind of request (the reset, any step, the step that ends an episode)."""
     from app.benchmark.server import (
         ServerOptions, anchor_server, commit_floor_ms, fresh_database, machine_description, our_server)
 
@@ -340,7 +341,9 @@ def bench_server(database: str, clients: list[int], transport: list[str], anchor
                     ratios = [other["ratio"] for other in measured if other.get("ratio") is not None]
                     row["ratio range"] = f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else None
                 rows.append(row)
+    by_request = [row.pop("by request") for row in rows]
     emit(rows, "table", title="codereview bench server")
+    emit(by_request, "table", title="p50 latency by request, ms: the reset, any step, the step that ends the episode")
 
 
 def _measure_pair(database_url: str, url: str, pid: int, anchor_url: Optional[str], anchor_pid: Optional[int],
@@ -384,4 +387,13 @@ def _measure_pair(database_url: str, url: str, pid: int, anchor_url: Optional[st
             click.echo(f"anchor {kind}/{count} first error: {theirs.load.first_error}", err=True)
     if result.first_error:
         click.echo(f"{kind}/{count} first error: {result.first_error}", err=True)
+    # At one client a round trip is a whole request's time: where the servers' times differ.
+    row["by request"] = {"transport": kind, "clients": count, **_p50_by_request(result, "")}
+    if theirs is not None:
+        row["by request"].update(_p50_by_request(theirs.load, "anchor "))
     return row
+
+
+def _p50_by_request(result: Any, prefix: str) -> dict[str, float]:
+    return {f"{prefix}{name}": round(result.percentile_ms(0.5, latencies), 2) for name, latencies in (
+        ("reset", result.reset_latencies), ("step", result.latencies), ("last step", result.last_step_latencies))}

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Optional
 import click
 import sqlalchemy as sa
 
-from app.benchmark.load import MAX_CLIENTS, fresh_seeds
+from app.benchmark.load import MAX_CLIENTS, LoadResult, fresh_seeds
 from app.commands._output import emit
 from app.devserver import create_postgres_database, migrate
 from app.serving import default_workers
@@ -387,13 +387,14 @@ def _measure_pair(database_url: str, url: str, pid: int, anchor_url: Optional[st
             click.echo(f"anchor {kind}/{count} first error: {theirs.load.first_error}", err=True)
     if result.first_error:
         click.echo(f"{kind}/{count} first error: {result.first_error}", err=True)
-    # At one client a round trip is a whole request's time: where the servers' times differ.
+    # At one client each request's latency is its whole share of the time: this shows where it goes.
     row["by request"] = {"transport": kind, "clients": count, **_p50_by_request(result, "")}
     if theirs is not None:
         row["by request"].update(_p50_by_request(theirs.load, "anchor "))
     return row
 
 
-def _p50_by_request(result: Any, prefix: str) -> dict[str, float]:
+def _p50_by_request(result: LoadResult, prefix: str) -> dict[str, float]:
+    """p50 milliseconds of the resets, the steps and the last steps of ``result``, named with ``prefix``."""
     return {f"{prefix}{name}": round(result.percentile_ms(0.5, latencies), 2) for name, latencies in (
         ("reset", result.reset_latencies), ("step", result.latencies), ("last step", result.last_step_latencies))}

@@ -33,6 +33,8 @@ from conftest import LiveServer, create_postgres_database, migrate, require_post
 from tcp_proxy import TcpProxy
 
 DEADLINE = 60.0  # seconds any one phase of a test may take
+# How long a frozen worker holds the requests sent to it before it is killed.
+IN_FLIGHT_SECONDS = 0.3
 RETRYABLE = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
@@ -215,22 +217,30 @@ def test_killing_a_worker_mid_run_loses_no_acknowledged_step(backend: str, reque
     try:
         acks: list[Ack] = []
         lock = threading.Lock()
-        # Every client pauses inside its first episode; the kill comes as they all resume.
-        inside = threading.Barrier(17, timeout=DEADLINE)
-        players = [RetryingPlayer(server.url, f"kill-{n}", episodes=3, reports=6, acks=acks, lock=lock,
-                                  checkpoint=inside.wait) for n in range(16)]
         killed: dict[str, Any] = {}
 
-        def killer() -> None:
-            inside.wait()
+        def freeze_the_busiest_worker() -> None:
+            """Run while every client is paused between two requests, before any resumes."""
             with lock:
                 served = Counter(ack.served_by for ack in acks)
             victim = int(served.most_common(1)[0][0])
             assert victim in worker_pids(server.process.pid)
-            os.kill(victim, signal.SIGKILL)
-            # A request sent from here on cannot reach the victim's code: it never runs again.
+            os.kill(victim, signal.SIGSTOP)
+            # The victim runs no code from here on (it is killed without running again): a
+            # request sent later cannot be served by it, and one sent to it stays in flight.
             killed.update(pid=victim, at=time.monotonic())
-            wait_for(lambda: victim not in worker_pids(server.process.pid), 10, "the worker to die")
+
+        # Every client pauses inside its first episode; the victim freezes before they resume.
+        inside = threading.Barrier(17, action=freeze_the_busiest_worker, timeout=DEADLINE)
+        players = [RetryingPlayer(server.url, f"kill-{n}", episodes=3, reports=6, acks=acks, lock=lock,
+                                  checkpoint=inside.wait) for n in range(16)]
+
+        def killer() -> None:
+            inside.wait()
+            # The clients whose connections the victim holds send their next step into it.
+            time.sleep(IN_FLIGHT_SECONDS)
+            os.kill(killed["pid"], signal.SIGKILL)
+            wait_for(lambda: killed["pid"] not in worker_pids(server.process.pid), 10, "the worker to die")
 
         errors = run_threads([player.play for player in players] + [killer])
         assert not errors, errors[:3]

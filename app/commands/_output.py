@@ -67,6 +67,11 @@ def emit(rows: Iterable[dict[str, Any]], fmt: str, title: Optional[str] = None) 
     table = Table(title=title)
     for column in columns:
         table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row[column]) for column in columns))
-    Console(width=max(100, 14 * len(columns))).print(table)
+    cells = [[_cell(row[column]) for column in columns] for row in rows]
+    for texts in cells:
+        table.add_row(*texts)
+    # As wide as the widest cell of each column needs (borders and padding: 3 a column), so that
+    # long names are not folded; a narrower table keeps the usual width.
+    natural = 1 + sum(3 + max(len(column), *(len(texts[index]) for texts in cells))
+                      for index, column in enumerate(columns))
+    Console(width=max(100, 14 * len(columns), natural)).print(table)

@@ -34,6 +34,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> "Flask":
     from app.errors import register_error_handlers
     from app.headers import init_headers
     from app.openapi import build_openapi
+    from app.services.deployment import episode_secret_source
     from app.services.stepping import LiveEpisodes
     from app.web import init_web
     from app.ws import init_ws
@@ -46,10 +47,11 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> "Flask":
     if config:
         app.config.update(config)
     app.json.sort_keys = False  # keep the documented key order on the wire
-    app.extensions["registry"] = load_registry(app.config.get("TASKS_DIR"))
+    database = init_db(app)
+    app.extensions["registry"] = load_registry(app.config.get("TASKS_DIR")).with_episode_secret(
+        episode_secret_source(database, app.config["EPISODE_SECRET"]))
     app.extensions["openapi"] = build_openapi()
     app.extensions["live_episodes"] = LiveEpisodes(app.config["LIVE_EPISODES"])
-    init_db(app)
     init_auth(app)
     init_ws(app)
     register_error_handlers(app)

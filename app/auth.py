@@ -21,6 +21,7 @@ from typing import Iterable, Optional, Union
 
 from flask import Flask, Response, g, request
 
+from app.env import EVALUATION_SPLITS
 from app.errors import NotFound, json_error
 
 # Endpoints open without a key: the load balancer's probe and static files. Pages of the
@@ -98,6 +99,21 @@ def current_owner() -> Optional[str]:
     return g.get("api_owner")
 
 
+def current_is_admin() -> bool:
+    """Whether the current request carries an admin key (False when keys are off)."""
+    return bool(g.get("api_admin"))
+
+
+def may_see_answer_key(split: str, owner: Optional[str], admin: bool) -> bool:
+    """Whether the planted issues and decoys of an episode of ``split`` may be shown.
+
+    Those of an evaluation split (``test``, ``holdout``) are for admin keys only: the key that
+    played sees its own steps, rewards and scores, never what it missed. With keys off
+    (``owner`` None, local use) everything is visible.
+    """
+    return owner is None or admin or split not in EVALUATION_SPLITS
+
+
 def is_visible(record_owner: Optional[str], owner: Optional[str]) -> bool:
     """Whether a row owned by ``record_owner`` may be shown to ``owner``.
 
@@ -129,6 +145,7 @@ def init_auth(app: Flask) -> None:
     @app.before_request
     def authenticate() -> Optional[Response]:
         g.api_owner = None
+        g.api_admin = False
         if not ring.enabled:
             return None
         endpoint = request.endpoint or ""
@@ -140,6 +157,7 @@ def init_auth(app: Flask) -> None:
         if not ring.is_valid(key):
             return _unauthorized("unknown API key")
         g.api_owner = owner_label(key)
-        if endpoint in ADMIN_ENDPOINTS and not ring.is_admin(key):
+        g.api_admin = ring.is_admin(key)
+        if endpoint in ADMIN_ENDPOINTS and not g.api_admin:
             return json_error(403, "FORBIDDEN", "this endpoint needs an admin API key")
         return None

@@ -73,6 +73,8 @@ class Episode(Base):
         # Score percentiles per group read these in order instead of sorting (analytics).
         sa.Index("ix_episodes_scores_by_task", "status", "task", "split", "completion_score"),
         sa.Index("ix_episodes_scores_by_agent", "status", "agent", "model", "task", "completion_score"),
+        # An evaluation episode is played once per agent key (see ``play_key``).
+        sa.Index("ux_episodes_play_key", "play_key", unique=True),
     )
 
     id: so.Mapped[str] = so.mapped_column(sa.String(128), primary_key=True)
@@ -83,6 +85,10 @@ class Episode(Base):
     seed: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
     split: so.Mapped[str] = so.mapped_column(sa.String(16), default="train")
     owner: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    # ``owner|task|split|seed`` for an evaluation-split episode started by a key that is not an
+    # admin key, else NULL: unique, so such a key cannot play an evaluation episode a second
+    # time with what the first play taught it. NULLs never collide.
+    play_key: so.Mapped[Optional[str]] = so.mapped_column(sa.String(255))
     code: so.Mapped[str] = so.mapped_column(sa.Text)
     file_name: so.Mapped[str] = so.mapped_column(sa.String(255))
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default=EpisodeStatus.RUNNING)
@@ -163,3 +169,12 @@ class EpisodeIssue(Base):
     severity: so.Mapped[str] = so.mapped_column(sa.String(16))
     found: so.Mapped[bool] = so.mapped_column(sa.Boolean)
     found_at_step: so.Mapped[Optional[int]] = so.mapped_column(sa.Integer)
+
+
+class DeploymentSetting(Base):
+    """A value the whole deployment shares (every worker, every host): the episode secret."""
+
+    __tablename__ = "deployment_settings"
+
+    name: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    value: so.Mapped[str] = so.mapped_column(sa.Text)

@@ -419,6 +419,9 @@ class EpisodeDetailSchema(Schema):
     result = fields.Dict(allow_none=True)
     planted_issues = fields.List(fields.Nested(PlantedIssueSchema), allow_none=True)
     decoys = fields.List(fields.Nested(DecoySchema), allow_none=True)
+    answer_key_hidden = fields.Boolean(
+        required=True, metadata={"description": "The planted issues and decoys of this evaluation-split episode "
+                                                "are shown to admin keys only."})
 
 
 class ErrorObjectSchema(Schema):

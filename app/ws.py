@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 from flask import Flask, current_app
 from flask_sock import Sock
 
-from app.auth import current_owner
+from app.auth import current_is_admin, current_owner
 from app.db import get_database
 from app.env import TaskRegistry
 from app.jsonio import dumps_text
@@ -121,9 +121,10 @@ class ReviewSocket:
     off): the socket sees only that key's sessions.
     """
 
-    def __init__(self, app: Flask, owner: Optional[str] = None) -> None:
+    def __init__(self, app: Flask, owner: Optional[str] = None, admin: bool = False) -> None:
         self.app = app
         self.owner = owner
+        self.admin = admin
         self.database = get_database(app)
         self.registry: TaskRegistry = app.extensions["registry"]
         self.max_message = app.config["WS_MAX_MESSAGE_BYTES"]
@@ -216,7 +217,7 @@ class ReviewSocket:
                 raise FrameError(EXECUTION_ERROR, "no episode yet: send a reset first")
             with self.database.transaction(write=False) as db:
                 return {"type": "result",
-                        "data": episodes.session_result(db, self.registry, self.session_id, self.owner)}
+                        "data": episodes.session_result(db, self.registry, self.session_id, self.owner, self.admin)}
         raise FrameError(UNKNOWN_TYPE, f"Unknown message type: {kind}")
 
     # ------------------------------------------------------------------ shared actions
@@ -228,7 +229,7 @@ class ReviewSocket:
             raise ValidationFailed("a socket is one session; its session_id cannot change",
                                    fields={"session_id": ["differs from this socket's session"]})
         outcome, self.live = stepping.reset_session(self.database, self.registry, transport="ws", owner=self.owner,
-                                                    session_id=self.session_id or requested, **args)
+                                                    admin=self.admin, session_id=self.session_id or requested, **args)
         self.session_id = outcome.session_id
         return outcome.to_wire()
 
@@ -286,7 +287,7 @@ def review_socket(ws: Any) -> None:
             channel.finish()
         return
     try:
-        connection = ReviewSocket(app, current_owner())
+        connection = ReviewSocket(app, current_owner(), current_is_admin())
         rate = MessageRate(app.config.get("WS_MAX_MESSAGES_PER_SECOND", 0),
                            app.config.get("WS_MESSAGE_BURST", 1))
         close_after = app.config.get("WS_RATE_LIMIT_CLOSE_AFTER", 0)

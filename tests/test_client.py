@@ -23,8 +23,9 @@ from app.env import CodeReviewerObservation, ReviewResult, load_registry
 
 from conftest import ROOT, SUBMIT, LiveServer, free_port, report
 
-# The episode a server serves for these arguments is the engine's: compare against it.
-SEEDED = load_registry().episode("syntax_check", seed=7, split="test")
+# The episode a server serves for these arguments is the engine's (a public split: no episode
+# secret in it): compare against it.
+SEEDED = load_registry().episode("syntax_check", seed=7, split="validation")
 TRANSPORTS = ["http", "ws"]
 
 
@@ -35,11 +36,11 @@ def reviewer(request: pytest.FixtureRequest, live_server: LiveServer):  # type: 
 
 
 def test_whole_episode_is_typed_and_stored_with_its_labels(reviewer: CodeReviewerClient, live_server: LiveServer) -> None:
-    first = reviewer.reset(task="syntax_check", seed=7, split="test", agent="tester", model="tester-v1")
+    first = reviewer.reset(task="syntax_check", seed=7, split="validation", agent="tester", model="tester-v1")
     assert isinstance(first, StepResult) and isinstance(first.observation, CodeReviewerObservation)
     assert first.reward is None and first.done is False
     assert first.observation.code_snippet.code == SEEDED.snippet.code
-    assert first.metadata == {"task": "syntax_check", "seed": 7, "split": "test"}
+    assert first.metadata == {"task": "syntax_check", "seed": 7, "split": "validation"}
     assert first.session_id == reviewer.session_id
 
     rewards = []
@@ -65,7 +66,7 @@ def test_whole_episode_is_typed_and_stored_with_its_labels(reviewer: CodeReviewe
     assert [issue.id for issue in result.matched_issues] == [issue.id for issue in SEEDED.issues]
 
     history = requests.get(f"{live_server.url}/api/episodes/{first.episode_id}", timeout=10).json()
-    assert (history["agent"], history["model"], history["split"], history["seed"]) == ("tester", "tester-v1", "test", 7)
+    assert (history["agent"], history["model"], history["split"], history["seed"]) == ("tester", "tester-v1", "validation", 7)
     assert history["status"] == "finished" and len(history["steps"]) == len(SEEDED.issues) + 1
 
 

@@ -6,7 +6,7 @@ from flask import Response, current_app, jsonify, request
 
 from app import __version__
 from app.api import bp, json_body, load, registry
-from app.auth import current_owner
+from app.auth import current_is_admin, current_owner
 from app.db import get_database, request_session
 from app.errors import json_error
 from app.schemas import ResetRequestSchema, SessionQuerySchema, StepRequestSchema, plainly_valid_step_request
@@ -22,7 +22,8 @@ def reset() -> Response:
     """Start an episode in a session (created when absent)."""
     args = load(reset_schema, json_body(optional=True))
     owner = current_owner()
-    outcome, live = stepping.reset_session(get_database(current_app), registry(), owner=owner, **args)
+    outcome, live = stepping.reset_session(get_database(current_app), registry(), owner=owner,
+                                           admin=current_is_admin(), **args)
     live_episodes().put(live, owner)
     return jsonify(outcome.to_wire())
 
@@ -57,7 +58,8 @@ def state() -> Response:
 def result() -> Response:
     """Review result of a session's current episode."""
     args = load(session_query_schema, request.args.to_dict())
-    return jsonify(episodes.session_result(request_session(), registry(), args["session_id"], current_owner()))
+    return jsonify(episodes.session_result(request_session(), registry(), args["session_id"], current_owner(),
+                                           current_is_admin()))
 
 
 @bp.get("/tasks")

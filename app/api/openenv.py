@@ -6,7 +6,7 @@ from flask import Response, current_app, jsonify, request
 
 from app import __version__
 from app.api import bp, registry
-from app.auth import current_owner
+from app.auth import current_is_admin, current_owner
 from app.db import request_session
 from app.openapi import json_schema
 from app.schemas import ActionSchema, ObservationSchema, StateSchema
@@ -51,7 +51,7 @@ def mcp() -> Response:
     except (ValueError, UnicodeDecodeError, RecursionError):
         return jsonify(rpc_error(None, PARSE_ERROR, "Parse error: invalid JSON"))
     db = request_session(write=True)
-    response, ok = handle_jsonrpc(db, registry(), payload, owner=current_owner())
+    response, ok = handle_jsonrpc(db, registry(), payload, owner=current_owner(), admin=current_is_admin())
     if ok:
         db.commit()
     else:

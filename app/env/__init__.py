@@ -22,6 +22,7 @@ from app.env.models import (
     ReviewResult,
     Severity,
 )
+from app.env.corpus.generator import EVALUATION_SPLITS
 from app.env.tasks import SPLITS, TaskDefinitionError, TaskRegistry, TaskSpec, load_registry
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "CodeReviewerReward",
     "CodeSnippet",
     "Decoy",
+    "EVALUATION_SPLITS",
     "EpisodeFinished",
     "EpisodeSpec",
     "InvalidAction",

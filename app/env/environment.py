@@ -241,7 +241,7 @@ class CodeReviewerEnv:
             state.feedback = "No hint: every planted issue has been found."
             return
         # A string seed makes random.Random hash it with SHA-512: stable in every process.
-        rng = random.Random(f"{spec.task_name}|{spec.split}|{spec.seed}|{state.hints_used}")
+        rng = random.Random(f"{spec.random_stream}|{state.hints_used}")
         target = unfound[rng.randrange(len(unfound))]
         line_count = spec.line_count
         start = max(1, target.line_number - rng.randrange(HINT_WINDOW))

@@ -352,6 +352,14 @@ class EpisodeSpec:
     issues: tuple[PlantedIssue, ...]
     decoys: tuple[Decoy, ...] = ()
     origin: Optional[str] = None  # base module a generated episode comes from
+    # What the episode's random choices (hints included) are drawn from; see
+    # ``app.env.corpus.generator.episode_stream``. Never shown to an agent.
+    stream: Optional[str] = None
+
+    @property
+    def random_stream(self) -> str:
+        """:attr:`stream`, or ``task|split|seed`` for an episode that was not generated."""
+        return self.stream or f"{self.task_name}|{self.split}|{self.seed}"
 
     @property
     def line_count(self) -> int:

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Union
 
-from app.env.corpus.generator import Catalogue, Generator
+from app.env.corpus.generator import EVALUATION_SPLITS, Catalogue, Generator
 from app.env.corpus.modules import load_modules
 from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue, Severity
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 DEFAULT_SPLIT = "train"
 TASKS_DIR_ENV = "CODEREVIEW_TASKS_DIR"
+# An episode secret, or what returns it when first needed (a server reads it from its database).
+SecretSource = Union[bytes, str, Callable[[], Union[bytes, str]]]
 
 
 class TaskDefinitionError(ValueError):
@@ -166,14 +169,47 @@ def _planted_issue(item: dict[str, Any], line_count: int) -> PlantedIssue:
 
 
 class TaskRegistry:
-    """The registered tasks, keyed by name, in a stable order, and the episode generator."""
+    """The registered tasks, keyed by name, in a stable order, and the episode generator.
 
-    def __init__(self, tasks: list[TaskSpec], generator: Optional[Generator] = None) -> None:
+    Args:
+        tasks: The task definitions.
+        generator: Makes seeded episodes from the base modules.
+        episode_secret: The deployment's episode secret, or a callable returning it (called once,
+            when an evaluation-split episode is first generated). With a secret, the episodes
+            of the evaluation splits (``test``, ``holdout``) depend on it as well as on the
+            seed; without one, every split is reproducible from the seed alone.
+    """
+
+    def __init__(self, tasks: list[TaskSpec], generator: Optional[Generator] = None,
+                 episode_secret: Optional[SecretSource] = None) -> None:
         self._tasks = {task.name: task for task in sorted(tasks, key=_task_order)}
         self.generator = generator
-        # Generated episodes are pure functions of (task, seed, split): cache the recent ones,
-        # since the service restores an episode on every step.
+        self._secret_source = episode_secret
+        self._secret: Optional[bytes] = None
+        self._secret_lock = threading.Lock()
+        # Generated episodes are pure functions of (task, seed, split) and the secret: cache the
+        # recent ones, since the service restores an episode on every step.
         self._generated = functools.lru_cache(maxsize=4096)(self._generate)
+
+    def with_episode_secret(self, secret: Optional[SecretSource]) -> "TaskRegistry":
+        """This registry's tasks and generator (its per-module caches shared) with ``secret``."""
+        return TaskRegistry(list(self._tasks.values()), self.generator, episode_secret=secret)
+
+    @property
+    def has_episode_secret(self) -> bool:
+        """Whether evaluation-split episodes depend on a secret."""
+        return self._secret_source is not None
+
+    def _episode_secret(self) -> Optional[bytes]:
+        if self._secret_source is None:
+            return None
+        if self._secret is None:
+            with self._secret_lock:
+                if self._secret is None:
+                    source = self._secret_source
+                    value = source() if callable(source) else source
+                    self._secret = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        return self._secret
 
     @classmethod
     def from_directory(cls, path: os.PathLike[str] | str) -> "TaskRegistry":
@@ -236,7 +272,8 @@ class TaskRegistry:
     def _generate(self, name: str, seed: int, split: str) -> EpisodeSpec:
         if self.generator is None:
             raise ValueError("no episode generator is configured")
-        return self.generator.generate(name, dict(self.get(name).mix), seed, split)
+        secret = self._episode_secret() if split in EVALUATION_SPLITS else None
+        return self.generator.generate(name, dict(self.get(name).mix), seed, split, secret=secret)
 
     def warm(self) -> None:
         """Compute now what the generator caches per base module and per task (see

@@ -18,12 +18,13 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 import sqlalchemy.orm as so
 
-from app.auth import ensure_visible, is_visible
+from app.auth import ensure_visible, is_visible, may_see_answer_key
 from app.env import CodeReviewerEnv, PlantedIssue, TaskRegistry
 from app.errors import Conflict, NotFound
 from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step, utcnow
 from app.services.stepping import (  # noqa: F401  (StepOutcome and summary_counters are re-exported)
-    LiveEpisode, StepOutcome, issue_rows, prepare_reset, prepare_step, summary_counters, write_reset, write_step)
+    LiveEpisode, StepOutcome, issue_rows, prepare_reset, prepare_step, reset_conflict, summary_counters, write_reset,
+    write_step)
 
 
 def ensure_session(db: so.Session, session_id: Optional[str], transport: str = "http",
@@ -58,6 +59,7 @@ def start_episode(
     model: Optional[str] = None,
     transport: str = "http",
     owner: Optional[str] = None,
+    admin: bool = False,
 ) -> StepOutcome:
     """Start a new episode in a session (created if needed) on behalf of ``owner``.
 
@@ -69,11 +71,13 @@ def start_episode(
         Conflict: ``episode_id`` already exists, or the session is closed.
     """
     prepared = prepare_reset(registry, task=task, session_id=session_id, seed=seed, split=split,
-                             episode_id=episode_id, agent=agent, model=model, transport=transport, owner=owner)
+                             episode_id=episode_id, agent=agent, model=model, transport=transport, owner=owner,
+                             admin=admin)
     try:
-        return write_reset(db.connection(), prepared)
+        with db.begin_nested():  # a refused insert leaves the caller's transaction usable
+            return write_reset(db.connection(), prepared)
     except sqlalchemy.exc.IntegrityError:
-        raise Conflict(f"episode {prepared.episode_id!r} or its session was created concurrently") from None
+        raise reset_conflict(db.connection(), prepared) from None
 
 
 def issue_outcomes(episode_id: str, planted: list[PlantedIssue], found: dict[str, int]) -> list[EpisodeIssue]:
@@ -140,17 +144,27 @@ def session_state(db: so.Session, registry: TaskRegistry, session_id: str,
 
 
 def session_result(db: so.Session, registry: TaskRegistry, session_id: str,
-                   owner: Optional[str] = None) -> dict[str, Any]:
-    """The review result of the session's current episode (final once finished)."""
+                   owner: Optional[str] = None, admin: bool = False) -> dict[str, Any]:
+    """The review result of the session's current episode (final once finished); on an
+    evaluation split, without the planted issues unless ``owner`` may see them (see
+    :func:`~app.auth.may_see_answer_key`)."""
     episode = current_episode(db, session_id, owner)
-    if episode.result is not None:
-        return episode.result
-    return CodeReviewerEnv.restore(episode.state, registry).get_review_result().to_dict()
+    result = episode.result
+    if result is None:
+        result = CodeReviewerEnv.restore(episode.state, registry).get_review_result().to_dict()
+    return result if may_see_answer_key(episode.split, owner, admin) else without_answer_key(result)
+
+
+def without_answer_key(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with its lists of planted issues emptied and ``answer_key_hidden`` set; the
+    scores and counts stay (the steps' feedback already told which reports matched)."""
+    return {**result, "matched_issues": [], "missed_issues": [], "answer_key_hidden": True}
 
 
 def episode_history(db: so.Session, registry: TaskRegistry, episode_id: str,
-                    owner: Optional[str] = None) -> dict[str, Any]:
-    """The full record of an episode; planted issues and decoys only once it is finished.
+                    owner: Optional[str] = None, admin: bool = False) -> dict[str, Any]:
+    """The full record of an episode; planted issues and decoys only once it is finished, and
+    on an evaluation split only to those who may see them (:func:`~app.auth.may_see_answer_key`).
 
     Raises:
         NotFound: unknown episode, or another owner's.
@@ -177,7 +191,11 @@ def episode_history(db: so.Session, registry: TaskRegistry, episode_id: str,
     ]
     record["planted_issues"] = None
     record["decoys"] = None
-    if episode.status == EpisodeStatus.FINISHED:
+    record["answer_key_hidden"] = not may_see_answer_key(episode.split, owner, admin)
+    if record["answer_key_hidden"]:
+        if episode.result is not None:
+            record["result"] = without_answer_key(episode.result)
+    elif episode.status == EpisodeStatus.FINISHED:
         env = CodeReviewerEnv.restore(episode.state, registry)
         record["planted_issues"] = [issue.to_dict() for issue in env.ground_truth()]
         record["decoys"] = [decoy.to_dict() for decoy in env.decoys()]

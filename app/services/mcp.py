@@ -49,10 +49,11 @@ def rpc_error(request_id: Any, code: int, message: str, data: Any = None) -> dic
 
 class McpTools:
     """The tool table, bound to a database session, the task registry and the caller's owner
-    label (None when API keys are off)."""
+    label (None when API keys are off) and whether the caller's key is an admin key."""
 
-    def __init__(self, db: so.Session, registry: TaskRegistry, owner: Optional[str] = None) -> None:
-        self.db, self.registry, self.owner = db, registry, owner
+    def __init__(self, db: so.Session, registry: TaskRegistry, owner: Optional[str] = None,
+                 admin: bool = False) -> None:
+        self.db, self.registry, self.owner, self.admin = db, registry, owner, admin
         self.tools: dict[str, tuple[str, Schema, Callable[[dict[str, Any]], Any]]] = {
             "start_review": ("Start a code-review episode (task, seed, split, labels); returns the "
                              "first observation and the session_id to use afterwards.",
@@ -94,7 +95,8 @@ class McpTools:
                 "structuredContent": result, "isError": False}
 
     def _start(self, args: dict[str, Any]) -> dict[str, Any]:
-        return episodes.start_episode(self.db, self.registry, transport="mcp", owner=self.owner, **args).to_wire()
+        return episodes.start_episode(self.db, self.registry, transport="mcp", owner=self.owner, admin=self.admin,
+                                      **args).to_wire()
 
     def _act(self, session_id: str, action: dict[str, Any]) -> dict[str, Any]:
         episode = episodes.current_episode(self.db, session_id, self.owner)
@@ -114,12 +116,13 @@ class McpTools:
         return episodes.session_state(self.db, self.registry, args["session_id"], self.owner)
 
     def _result(self, args: dict[str, Any]) -> dict[str, Any]:
-        return episodes.session_result(self.db, self.registry, args["session_id"], self.owner)
+        return episodes.session_result(self.db, self.registry, args["session_id"], self.owner, self.admin)
 
 
 def handle_jsonrpc(db: so.Session, registry: TaskRegistry, payload: Any,
-                   owner: Optional[str] = None) -> tuple[dict[str, Any], bool]:
-    """Answer one JSON-RPC request on behalf of ``owner`` (an API key's label; None: keys off).
+                   owner: Optional[str] = None, admin: bool = False) -> tuple[dict[str, Any], bool]:
+    """Answer one JSON-RPC request on behalf of ``owner`` (an API key's label; None: keys off),
+    an admin key when ``admin``.
 
     Returns:
         ``(response, ok)``; the caller commits when ``ok`` and rolls back otherwise.
@@ -144,7 +147,7 @@ def handle_jsonrpc(db: so.Session, registry: TaskRegistry, payload: Any,
         return rpc_error(request_id, INVALID_REQUEST, "Invalid request: " + "; ".join(problems)), False
 
     method, params = payload["method"], payload.get("params", {})
-    tools = McpTools(db, registry, owner)
+    tools = McpTools(db, registry, owner, admin)
     try:
         if method == "tools/list":
             result = tools.list()

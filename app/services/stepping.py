@@ -35,7 +35,8 @@ import sqlalchemy.exc
 
 from app.auth import ensure_visible, is_visible
 from app.db import Combinable, Database, DriverStatement
-from app.env import CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, PlantedIssue, TaskRegistry
+from app.env import (EVALUATION_SPLITS, CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, EpisodeSpec,
+                     PlantedIssue, TaskRegistry)
 from app.env.models import CodeReviewerReward
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step, utcnow
@@ -62,7 +63,7 @@ _STEP_COLUMNS = ("episode_id", "index", "action_type", "action", "outcome", "con
                  "changes", "done", "created_at")
 _ISSUE_COLUMNS = ("episode_id", "issue_id", "kind", "cwe", "issue_type", "severity", "found", "found_at_step")
 _SESSION_COLUMNS = ("id", "transport", "owner", "created_at", "updated_at")
-_EPISODE_COLUMNS = ("id", "session_id", "task", "seed", "split", "owner", "code", "file_name", "status", "agent",
+_EPISODE_COLUMNS = ("id", "session_id", "task", "seed", "split", "owner", "play_key", "code", "file_name", "status", "agent",
                     "model", "step_count", "max_steps", "issues_expected", "cumulative_reward", "state", "created_at",
                     "updated_at")
 
@@ -550,12 +551,25 @@ class PreparedReset:
     model: Optional[str]
     transport: str
     owner: Optional[str]
+    play_key: Optional[str] = None
+
+
+def play_key(owner: Optional[str], admin: bool, spec: EpisodeSpec) -> Optional[str]:
+    """What makes an evaluation episode playable once per key: ``owner|task|split|seed`` for an
+    evaluation-split episode started by a key that is not an admin key, else None.
+
+    A key that could start the same evaluation episode again would learn its answer key by
+    sweeping it a little each time; admin keys (the operator) and local use (no keys) may.
+    """
+    if owner is None or admin or spec.split not in EVALUATION_SPLITS:
+        return None
+    return f"{owner}|{spec.task_name}|{spec.split}|{spec.seed}"
 
 
 def prepare_reset(registry: TaskRegistry, *, task: Optional[str] = None, session_id: Optional[str] = None,
                   seed: Optional[int] = None, split: str = "train", episode_id: Optional[str] = None,
                   agent: Optional[str] = None, model: Optional[str] = None, transport: str = "http",
-                  owner: Optional[str] = None) -> PreparedReset:
+                  owner: Optional[str] = None, admin: bool = False) -> PreparedReset:
     """Start the engine on a new episode (no I/O).
 
     Raises:
@@ -573,7 +587,7 @@ def prepare_reset(registry: TaskRegistry, *, task: Optional[str] = None, session
         raise ValidationFailed(str(exc), fields={"split": [str(exc)]}) from None
     return PreparedReset(env=env, observation=observation, episode_id=key, episode_id_requested=episode_id is not None,
                          session_id=session_id, task=task_name, seed=seed, split=split, agent=agent, model=model,
-                         transport=transport, owner=owner)
+                         transport=transport, owner=owner, play_key=play_key(owner, admin, env.episode))
 
 
 def write_reset(connection: sa.Connection, prepared: PreparedReset) -> StepOutcome:
@@ -592,7 +606,8 @@ def write_reset(connection: sa.Connection, prepared: PreparedReset) -> StepOutco
     spec = env.episode
     episode = {
         "id": prepared.episode_id, "session_id": prepared.session_id or str(uuid.uuid4()), "task": prepared.task,
-        "seed": prepared.seed, "split": prepared.split, "owner": prepared.owner, "code": spec.snippet.code,
+        "seed": prepared.seed, "split": prepared.split, "owner": prepared.owner, "play_key": prepared.play_key,
+        "code": spec.snippet.code,
         "file_name": spec.snippet.file_name, "status": EpisodeStatus.RUNNING, "agent": prepared.agent,
         "model": prepared.model, "step_count": 0, "max_steps": env.task.max_steps,
         "issues_expected": len(spec.issues), "cumulative_reward": 0.0, "state": env.snapshot(),
@@ -657,6 +672,21 @@ def _write_reset_by_table(connection: sa.Connection, prepared: PreparedReset, ep
     _MAKE_CURRENT.execute(connection, {"b_id": session_id, "episode_id": prepared.episode_id, "updated_at": now})
 
 
+_PLAYED = sa.select(EPISODES.c.id).where(EPISODES.c.play_key == sa.bindparam("play_key"))
+
+
+def reset_conflict(connection: sa.Connection, prepared: PreparedReset) -> Conflict:
+    """The error for a reset whose episode row could not be inserted: the key already started
+    this evaluation episode, or the episode or its session was created concurrently."""
+    if prepared.play_key is not None:
+        played = connection.execute(_PLAYED, {"play_key": prepared.play_key}).scalar_one_or_none()
+        if played is not None:
+            return Conflict(
+                f"this key already started episode {played!r} ({prepared.task}, split {prepared.split}, seed "
+                f"{prepared.env.episode.seed}); an evaluation episode is played once per key")
+    return Conflict(f"episode {prepared.episode_id!r} or its session was created concurrently")
+
+
 def reset_session(database: Database, registry: TaskRegistry, **args: Any) -> tuple[StepOutcome, LiveEpisode]:
     """Start an episode (arguments of :func:`prepare_reset`) and return once it is committed,
     with the episode ready for its first step.
@@ -669,6 +699,7 @@ def reset_session(database: Database, registry: TaskRegistry, **args: Any) -> tu
         outcome = database.write(lambda connection: write_reset(connection, prepared),
                                  single_statement=_resets_at_once(prepared, postgres=not database.is_sqlite))
     except sqlalchemy.exc.IntegrityError:
-        raise Conflict(f"episode {prepared.episode_id!r} or its session was created concurrently") from None
+        with database.read() as connection:
+            raise reset_conflict(connection, prepared) from None
     return outcome, LiveEpisode(episode_id=outcome.episode_id, session_id=outcome.session_id,
                                 status=EpisodeStatus.RUNNING, step_count=0, env=prepared.env)

@@ -6,6 +6,10 @@ change) and how runs of functions and methods are ordered. The same triple gives
 code and answer key in any process (only ``random.Random`` seeded with a string, which is hashed
 with SHA-512, and sorted iteration are used).
 
+Episodes of the evaluation splits may also depend on a per-deployment secret
+(:func:`episode_stream`): whoever knows the seed and this code, but not the secret, cannot
+regenerate them, while the holder of the secret regenerates any of them exactly.
+
 Only sites listed as verified in the catalogue (``tasks/corpus/verified.json``, written by
 ``codereview verify-tasks --catalogue``) are planted, and only while the module's code still has
 the digest that was verified. Renaming locals, respelling literals and reordering definitions
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import hashlib
+import hmac
 import io
 import json
 import keyword
@@ -37,6 +43,24 @@ MIN_GAP = {IssueType.SYNTAX_ERROR: 4, IssueType.LOGIC_BUG: 2, IssueType.SECURITY
 ATTEMPTS = 40
 # A module must offer this many more verified lines than it plants, so episodes differ.
 SPARE_SITES = 2
+
+# Splits whose episodes are drawn with the episode secret when one is given: a score on them
+# must not be reachable by regenerating the episode from its seed.
+EVALUATION_SPLITS: frozenset[str] = frozenset({"test", "holdout"})
+
+
+def episode_stream(task_name: str, split: str, seed: Optional[int], secret: Optional[bytes] = None) -> str:
+    """The string every random choice of an episode is drawn from.
+
+    ``task|split|seed`` for public splits (and for every split without a secret); for an
+    evaluation split with a secret, that string followed by its HMAC-SHA256 under the secret, so
+    that nothing about the episode can be computed without the secret.
+    """
+    base = f"{task_name}|{split}|{seed}"
+    if secret is None or split not in EVALUATION_SPLITS:
+        return base
+    return f"{base}|{hmac.new(secret, base.encode('utf-8'), hashlib.sha256).hexdigest()}"
+
 
 # Synonyms for common local names; a name absent here keeps its spelling.
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -322,8 +346,17 @@ class Generator:
             )
         return found
 
-    def generate(self, task_name: str, mix: Mapping[IssueType, int], seed: int, split: str) -> EpisodeSpec:
-        """The episode ``(task_name, seed, split)``.
+    def generate(self, task_name: str, mix: Mapping[IssueType, int], seed: int, split: str,
+                 secret: Optional[bytes] = None) -> EpisodeSpec:
+        """The episode ``(task_name, seed, split)``, under ``secret`` on an evaluation split.
+
+        Args:
+            task_name: The task whose episode this is.
+            mix: Planted issues per category.
+            seed: The episode's seed.
+            split: The split whose base modules are used.
+            secret: The deployment's episode secret (see :func:`episode_stream`); ``None``
+                makes every split reproducible from the seed alone.
 
         Raises:
             ValueError: no base module of ``split`` can carry ``mix``.
@@ -331,10 +364,11 @@ class Generator:
         modules = self.eligible(mix, split)
         if not modules:
             raise ValueError(f"no verified base module of split {split!r} can carry {dict(mix)}")
-        rng = random.Random(f"{task_name}|{split}|{seed}")
+        stream = episode_stream(task_name, split, seed, secret)
+        rng = random.Random(stream)
         for _ in range(ATTEMPTS):
             module = modules[rng.randrange(len(modules))]
-            episode = self._attempt(task_name, mix, seed, split, module, rng)
+            episode = self._attempt(task_name, mix, seed, split, stream, module, rng)
             if episode is not None:
                 return episode
         raise ValueError(f"could not generate {task_name} seed {seed} ({split}) in {ATTEMPTS} attempts")
@@ -375,7 +409,7 @@ class Generator:
                 return None
         return chosen
 
-    def _attempt(self, task_name: str, mix: Mapping[IssueType, int], seed: int, split: str,
+    def _attempt(self, task_name: str, mix: Mapping[IssueType, int], seed: int, split: str, stream: str,
                  module: BaseModule, rng: random.Random) -> Optional[EpisodeSpec]:
         chosen = self._choose_sites(module, mix, split, rng)
         if chosen is None:
@@ -394,7 +428,7 @@ class Generator:
         if any(site.operator == "unterminated_triple_quote" and mapping[site.line] != last_line for site in chosen):
             return None  # an open docstring would swallow the errors after it
         # Literal spelling comes from its own stream, so it leaves the choice of sites unchanged.
-        style = LiteralStyle.draw(random.Random(f"{task_name}|{split}|{seed}|literals"))
+        style = LiteralStyle.draw(random.Random(f"{stream}|literals"))
         clean = {site.line: _respelled_line(renamed, site.line, module.string_lines, style) for site in chosen}
         lines = _respelled(lines, module.string_lines, style)
         code = "\n".join(lines[number - 1] for number in order) + "\n"
@@ -414,7 +448,7 @@ class Generator:
         decoys = self._decoys(module, chosen, mapping, split, mix)
         snippet = CodeSnippet(code=code, language="python", file_name=module.file_name, context=module.context)
         return EpisodeSpec(task_name=task_name, seed=seed, split=split, snippet=snippet,
-                           issues=tuple(issues), decoys=tuple(decoys), origin=module.name)
+                           issues=tuple(issues), decoys=tuple(decoys), origin=module.name, stream=stream)
 
     def _decoys(self, module: BaseModule, chosen: list[Site], mapping: dict[int, int], split: str,
                 mix: Mapping[IssueType, int]) -> list[Decoy]:

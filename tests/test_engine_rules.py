@@ -12,6 +12,7 @@ from app.env import (
     InvalidAction,
     IssueType,
     Severity,
+    load_registry,
 )
 
 from conftest import HINT, SUBMIT, report
@@ -260,3 +261,23 @@ def test_decoy_reports_are_counted_false_positives() -> None:
     _, reward, _, _ = env.step(report(decoy.line_number, IssueType.SECURITY_VULNERABILITY))
     assert reward.step_reward == -0.15
     assert env.get_review_result().decoys_flagged == 1
+
+
+def test_a_generated_episode_is_described_with_its_own_module() -> None:
+    registry = load_registry()
+    for task in registry.tasks():
+        canonical_file = task.canonical.snippet.file_name if task.canonical else None
+        for seed in range(6):
+            for split in ("train", "test"):
+                env = CodeReviewerEnv(task.name)
+                observation = env.reset(seed=seed, split=split)
+                assert registry.generator is not None
+                title = next(
+                    module.title for module in registry.generator.modules if module.name == env.episode.origin)
+                assert observation.code_snippet.file_name in observation.task_description
+                assert str(title) in observation.task_description
+                if canonical_file and canonical_file != observation.code_snippet.file_name:
+                    assert canonical_file not in observation.task_description
+        # The canonical snippet keeps the description written for it.
+        if task.canonical is not None:
+            assert CodeReviewerEnv(task.name).reset().task_description == task.description

@@ -347,7 +347,7 @@ class CodeReviewerEnv:
         return CodeReviewerObservation(
             code_snippet=spec.snippet,
             task_name=spec.task_name,
-            task_description=self.task.description,
+            task_description=self.task.describe(spec),
             task_difficulty=self.task.difficulty,
             step_number=state.step_number,
             max_steps=self.task.max_steps,

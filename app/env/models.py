@@ -355,6 +355,7 @@ class EpisodeSpec:
     # What the episode's random choices (hints included) are drawn from; see
     # ``app.env.corpus.generator.episode_stream``. Never shown to an agent.
     stream: Optional[str] = None
+    title: Optional[str] = None  # the base module's title (its module.toml), for the task description
 
     @property
     def random_stream(self) -> str:

@@ -43,6 +43,11 @@ class TaskSpec:
         success_threshold: ``completion_score`` at or above which the review succeeds.
         max_hints: Hints available per episode.
         canonical: The hand-written episode served when no seed is given.
+        mix: Planted issues per category in a generated episode.
+        order: Position in task listings.
+        episode_description: Instructions for a generated episode, naming its own module:
+            ``{file_name}`` and ``{title}`` are filled from the module (``description`` when
+            unset).
     """
 
     name: str
@@ -56,6 +61,13 @@ class TaskSpec:
     canonical: Optional[EpisodeSpec]
     mix: tuple[tuple[IssueType, int], ...] = ()
     order: int = 100
+    episode_description: Optional[str] = None
+
+    def describe(self, episode: EpisodeSpec) -> str:
+        """The instructions shown with ``episode``: those of its own module when generated."""
+        if self.episode_description and episode.title:
+            return self.episode_description.format(file_name=episode.snippet.file_name, title=episode.title)
+        return self.description
 
     @property
     def expected_issue_count(self) -> int:
@@ -112,7 +124,10 @@ def _load_task(folder: Path) -> TaskSpec:
             canonical=canonical,
             mix=mix,
             order=int(raw.get("order", 100)),
+            episode_description=raw.get("generator", {}).get("description"),
         )
+        if spec.episode_description is not None:
+            spec.episode_description.format(file_name="module.py", title="Module")  # KeyError: unknown field
     except (KeyError, ValueError, TypeError, OSError, tomllib.TOMLDecodeError) as exc:
         if isinstance(exc, TaskDefinitionError):
             raise

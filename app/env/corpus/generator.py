@@ -448,7 +448,8 @@ class Generator:
         decoys = self._decoys(module, chosen, mapping, split, mix)
         snippet = CodeSnippet(code=code, language="python", file_name=module.file_name, context=module.context)
         return EpisodeSpec(task_name=task_name, seed=seed, split=split, snippet=snippet,
-                           issues=tuple(issues), decoys=tuple(decoys), origin=module.name, stream=stream)
+                           issues=tuple(issues), decoys=tuple(decoys), origin=module.name, stream=stream,
+                           title=module.title)
 
     def _decoys(self, module: BaseModule, chosen: list[Site], mapping: dict[int, int], split: str,
                 mix: Mapping[IssueType, int]) -> list[Decoy]:

@@ -39,18 +39,21 @@ from conftest import ROOT
 
 SPLIT = "test"
 EPISODES = 20
-MEASURED = f"measured with codereview audit-reward --split {SPLIT} --episodes {EPISODES}"
+# The test split is played under an episode secret; a fixed one (that no policy knows) makes the
+# figures below reproducible.
+SECRET = "audit-reward-tests"
+MEASURED = f"measured with codereview audit-reward --split {SPLIT} --episodes {EPISODES} --episode-secret {SECRET}"
 REGISTRY = load_registry()
 PANEL = default_panel()
 THRESHOLDED = [(policy.name, task.name) for policy in PANEL for task in REGISTRY.tasks()
-               if policy.plays(task) and policy.thresholded_on(task)]
+               if policy.plays(task) and policy.thresholded_on(task, SPLIT)]
 # Cells above their thresholds today: (policy, task) -> the figures of the command above.
 KNOWN_FAILURES = {
-    ("regex", "security_audit"): "mean 0.885, success 100%",
-    ("regex", "full_review"): "mean 0.542, success 15%",
-    ("security_api_sinks", "security_audit"): "mean 0.515, success 5%",
-    ("bandit", "security_audit"): "mean 0.654, success 40%",
-    ("bandit", "full_review"): "mean 0.366, success 0%",
+    ("regex", "security_audit"): "mean 0.891, success 100%",
+    ("regex", "full_review"): "mean 0.552, success 10%",
+    ("security_api_sinks", "security_audit"): "mean 0.528, success 0%",
+    ("bandit", "security_audit"): "mean 0.665, success 45%",
+    ("bandit", "full_review"): "mean 0.390, success 0%",
 }
 
 
@@ -62,7 +65,7 @@ def cell_param(policy: str, task: str) -> object:
 
 @pytest.fixture(scope="module")
 def panel() -> AuditReport:
-    return audit_reward(REGISTRY, split=SPLIT, episodes=EPISODES)
+    return audit_reward(REGISTRY, split=SPLIT, episodes=EPISODES, episode_secret=SECRET.encode())
 
 
 @pytest.mark.parametrize("policy, task", [cell_param(*cell) for cell in THRESHOLDED])
@@ -78,8 +81,8 @@ def test_every_known_failure_names_a_thresholded_cell() -> None:
     assert set(KNOWN_FAILURES) <= set(THRESHOLDED)
 
 
-def test_the_blind_policies_are_thresholded_on_every_task() -> None:
-    for name in ("submit_at_once", "random", "line_sweep"):
+def test_the_blind_policies_and_regeneration_are_thresholded_on_every_task() -> None:
+    for name in ("submit_at_once", "random", "line_sweep", "regenerate_from_seed"):
         assert {task for policy, task in THRESHOLDED if policy == name} == set(REGISTRY.names())
 
 
@@ -98,10 +101,20 @@ def test_expected_high_and_reference_rows_are_never_thresholded(panel: AuditRepo
     assert panel.cell("compile_locator", "logic_bug_detection") is None  # compiles: nothing to locate
 
 
+def test_regeneration_from_the_seed_wins_a_public_split_and_is_not_thresholded_there() -> None:
+    report = audit_reward(REGISTRY, tasks=["security_audit"], split="validation", episodes=3,
+                          policies=[p for p in PANEL if p.name == "regenerate_from_seed"])
+    cell = report.cell("regenerate_from_seed", "security_audit")
+    assert report.episode_secret == "none"
+    assert cell is not None and cell.expected_high and not cell.thresholded
+    assert cell.metrics.mean_completion_score == 1.0
+
+
 def test_the_panel_is_deterministic() -> None:
     def figures() -> list[tuple[str, str, float, float, float]]:
         report = audit_reward(REGISTRY, tasks=["full_review"], split=SPLIT, episodes=4, seed_start=7,
-                              policies=[p for p in PANEL if p.name in ("random", "regex")])
+                              policies=[p for p in PANEL if p.name in ("random", "regex")],
+                              episode_secret=SECRET.encode())
         return [(c.policy, c.task, c.metrics.mean_completion_score, c.metrics.success_rate, c.metrics.precision)
                 for c in report.cells]
 
@@ -195,7 +208,8 @@ def as_json(run: Result) -> dict:  # type: ignore[type-arg]
 
 
 def test_the_exit_status_says_whether_a_threshold_was_crossed(invoke) -> None:  # type: ignore[no-untyped-def]
-    args = ["--policy", "random", "--tasks", "security_audit,full_review", "--episodes", "6", "--format", "json"]
+    args = ["--policy", "random", "--tasks", "security_audit,full_review", "--episodes", "6",
+            "--episode-secret", SECRET, "--format", "json"]
     within = invoke(*args, "--max-mean", "1", "--max-success", "1")
     assert within.exit_code == 0, within.output
     cells = as_json(within)["cells"]
@@ -219,7 +233,7 @@ def test_the_table_has_a_row_per_policy_and_a_column_per_task(invoke) -> None:  
         row = next(line for line in lines if line.startswith(f"│ {policy.name} "))
         unplayed = sum(not policy.plays(task) for task in REGISTRY.tasks())
         assert row.count(NOT_PLAYED) == unplayed
-        assert ("FAIL" in row or " ok " in row) == any(policy.thresholded_on(t) for t in REGISTRY.tasks()
+        assert ("FAIL" in row or " ok " in row) == any(policy.thresholded_on(t, SPLIT) for t in REGISTRY.tasks()
                                                         if policy.plays(t))
     assert (run.exit_code == 1) == any(line.startswith("FAIL ") for line in lines)
 
@@ -228,6 +242,7 @@ def test_json_output_lists_every_played_cell(invoke) -> None:  # type: ignore[no
     run = invoke("--tasks", "syntax_check", "--task", "logic_bug_detection", "--episodes", "2", "--format", "json")
     report = as_json(run)
     assert report["tasks"] == ["syntax_check", "logic_bug_detection"] and report["split"] == SPLIT
+    assert report["episode_secret"] == "random"  # the test split, played as a deployment serves it
     expected = {(p.name, t.name) for p in PANEL for t in map(REGISTRY.get, report["tasks"]) if p.plays(t)}
     assert {(c["policy"], c["task"]) for c in report["cells"]} == expected
     for cell in report["cells"]:

@@ -47,8 +47,10 @@ def print_table(report: AuditReport) -> None:
         row.update({task: _cell_text(report.cell(policy["name"], task)) for task in report.tasks})
         rows.append(row)
     last = report.seed_start + report.episodes - 1
-    emit(rows, "table", title=f"audit-reward: split {report.split}, {report.episodes} episodes per cell "
-                              f"(seeds {report.seed_start}-{last}), {report.seconds:.1f} s")
+    secret = {"none": "", "random": ", under a random episode secret",
+              "given": ", under the given episode secret"}[report.episode_secret]
+    emit(rows, "table", title=f"audit-reward: split {report.split}{secret}, {report.episodes} episodes per "
+                              f"cell (seeds {report.seed_start}-{last}), {report.seconds:.1f} s")
     limits = report.thresholds
     click.echo(f"Cells: mean completion_score, success rate. ok / FAIL: thresholded (mean <= "
                f"{limits.max_mean:.2f} and success <= {limits.max_success:.0%}); high: expected high, "
@@ -71,10 +73,12 @@ def print_table(report: AuditReport) -> None:
               help="highest mean completion_score of a thresholded cell")
 @click.option("--max-success", type=click.FloatRange(0, 1), default=MAX_SUCCESS, show_default=True,
               help="highest success rate of a thresholded cell")
+@click.option("--episode-secret", default=None,
+              help="secret the test split is played under, to reproduce a run (default: a random one)")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @with_appcontext
 def command(split: str, episodes: int, seed_start: int, tasks: tuple[str, ...], policies: tuple[str, ...],
-            max_mean: float, max_success: float, fmt: str) -> None:
+            max_mean: float, max_success: float, episode_secret: Optional[str], fmt: str) -> None:
     """Play the reward-hacking panel (adversarial policies, the memorisation ceiling and the
     references) on each task; exit 1 when a thresholded cell crosses a threshold."""
     # The engine's own registry: the panel plays in-process and stores nothing, so it needs no
@@ -87,7 +91,7 @@ def command(split: str, episodes: int, seed_start: int, tasks: tuple[str, ...], 
             registry.get(task)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--tasks") from None
-    panel = default_panel(Path(tasks_dir) / "corpus" if tasks_dir else default_tasks_dir() / "corpus")
+    panel = default_panel(registry, Path(tasks_dir) / "corpus" if tasks_dir else default_tasks_dir() / "corpus")
     wanted = _names(policies)
     unknown = sorted(set(wanted) - {policy.name for policy in panel})
     if unknown:
@@ -103,6 +107,7 @@ def command(split: str, episodes: int, seed_start: int, tasks: tuple[str, ...], 
         bar = progress.add_task("audit-reward", total=total)
         report = audit_reward(registry, tasks=chosen_tasks, split=split, episodes=episodes, seed_start=seed_start,
                               policies=panel, thresholds=Thresholds(max_mean, max_success),
+                              episode_secret=episode_secret.encode("utf-8") if episode_secret else None,
                               on_episode=lambda policy, task: progress.advance(bar))
 
     if fmt == "json":

@@ -9,24 +9,30 @@ Which cells are thresholded (mean ``completion_score`` at most ``max_mean`` and 
 most ``max_success``):
 
 - every adversarial and blind policy on every task that asks for logic bugs or vulnerabilities;
-- on syntax tasks only the blind policies (``submit_at_once``, ``random``, ``line_sweep``): the
-  compiler finds syntax errors, so a syntax task is expected to fall to tools;
+- on syntax tasks only the blind policies (``submit_at_once``, ``random``, ``line_sweep``) and
+  ``regenerate_from_seed``: the compiler finds syntax errors, so a syntax task is expected to
+  fall to tools, but not to a guess or to the generator;
 - never the cells expected high: ``compile_locator`` on syntax tasks, ``diff_clean_module``
-  everywhere (the memorisation ceiling: public splits ship their clean modules), and the
-  references (``oracle``, which must score 1.0, and the ``static`` reviewer).
+  everywhere (the memorisation ceiling: every split's clean modules are shipped),
+  ``regenerate_from_seed`` on public splits (their episodes are meant to be reproducible from
+  the seed), and the references (``oracle``, which must score 1.0, and the ``static`` reviewer).
+
+Episodes of an evaluation split (``test``) are played under an episode secret, as a deployment
+serves them: a random one unless the caller gives one (to reproduce a run exactly).
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from app.agents.adversarial import POLICIES
+from app.agents.adversarial import POLICIES, RegenerateFromSeed
 from app.agents.base import Agent, EpisodeContext
 from app.agents.registry import make_agent, requires_answer_key
-from app.env import CodeReviewerEnv, IssueType, ReviewResult, TaskRegistry, TaskSpec
+from app.env import EVALUATION_SPLITS, CodeReviewerEnv, IssueType, ReviewResult, TaskRegistry, TaskSpec, load_registry
 from app.services.evaluation import TaskMetrics, play
 
 # Roles of the panel's policies.
@@ -66,6 +72,9 @@ class PanelPolicy:
         categories: Issue types it reports; a task planting none of them is not played.
         expected_high: Issue types of the tasks on which it is expected to score high (all of
             the task's types must be among them); those cells are never thresholded.
+        high_on_public_splits: Expected high on every task of a split played without an
+            episode secret.
+        syntax_thresholded: Held to the thresholds on syntax tasks too.
         note: What the row measures, for people reading the table.
     """
 
@@ -74,22 +83,26 @@ class PanelPolicy:
     role: str
     categories: frozenset[IssueType] = frozenset(IssueType)
     expected_high: frozenset[IssueType] = frozenset()
+    high_on_public_splits: bool = False
+    syntax_thresholded: bool = False
     note: str = ""
 
     def plays(self, task: TaskSpec) -> bool:
         """Whether the policy can report anything the task plants."""
         return bool(self.categories & set(task.issue_types))
 
-    def expected_high_on(self, task: TaskSpec) -> bool:
-        """Whether the policy is expected to score high on ``task``."""
+    def expected_high_on(self, task: TaskSpec, split: str) -> bool:
+        """Whether the policy is expected to score high on ``task`` of ``split``."""
+        if self.high_on_public_splits and split not in EVALUATION_SPLITS:
+            return True
         return bool(task.issue_types) and set(task.issue_types) <= self.expected_high
 
-    def thresholded_on(self, task: TaskSpec) -> bool:
-        """Whether the cell of this policy on ``task`` is held to the thresholds."""
-        if self.role in (CEILING, REFERENCE) or self.expected_high_on(task):
+    def thresholded_on(self, task: TaskSpec, split: str) -> bool:
+        """Whether the cell of this policy on ``task`` of ``split`` is held to the thresholds."""
+        if self.role in (CEILING, REFERENCE) or self.expected_high_on(task, split):
             return False
         if is_syntax_task(task):
-            return self.role == BLIND
+            return self.syntax_thresholded
         return True
 
 
@@ -102,20 +115,23 @@ def _adversarial(name: str, seed: int, split: str, **options: Any) -> Agent:
     return POLICIES[name](seed, **options)
 
 
-def default_panel(corpus_dir: Optional[Path] = None) -> list[PanelPolicy]:
+def default_panel(registry: Optional[TaskRegistry] = None, corpus_dir: Optional[Path] = None) -> list[PanelPolicy]:
     """The panel's policies, in the table's order.
 
     Args:
+        registry: The project's registry without an episode secret, which
+            ``regenerate_from_seed`` regenerates episodes with; default the shipped tasks.
         corpus_dir: Folder of the clean modules ``diff_clean_module`` compares with; default
             ``tasks/corpus``.
     """
     everything = frozenset(IssueType)
+    public = registry if registry is not None else load_registry()
 
     def policy(name: str, role: str, note: str, expected_high: frozenset[IssueType] = frozenset(),
                **options: Any) -> PanelPolicy:
         return PanelPolicy(name=name, make=lambda seed, split: _adversarial(name, seed, split, **options),
                            role=role, categories=POLICIES[name].categories, expected_high=expected_high,
-                           note=note)
+                           syntax_thresholded=role == BLIND, note=note)
 
     return [
         policy("submit_at_once", BLIND, "submits without a report"),
@@ -128,6 +144,10 @@ def default_panel(corpus_dir: Optional[Path] = None) -> list[PanelPolicy]:
         policy("bandit", ADVERSARIAL, "every line Bandit flags, unfiltered"),
         policy("compile_locator", ADVERSARIAL, "lines compile() blames, one after another",
                expected_high=frozenset({IssueType.SYNTAX_ERROR})),
+        PanelPolicy(name="regenerate_from_seed",
+                    make=lambda seed, split: RegenerateFromSeed(seed, split=split, registry=public),
+                    role=ADVERSARIAL, high_on_public_splits=True, syntax_thresholded=True,
+                    note="the answer key of the episode regenerated from its seed, without the secret"),
         policy("diff_clean_module", CEILING, "lines differing from the shipped clean module (memorisation)",
                expected_high=everything, corpus_dir=corpus_dir),
         PanelPolicy(name="oracle", make=lambda seed, split: make_agent("oracle", seed), role=REFERENCE,
@@ -198,6 +218,7 @@ class AuditReport:
     thresholds: Thresholds
     tasks: list[str]
     policies: list[dict[str, str]]
+    episode_secret: str = "none"  # "none" (a public split), "random" or "given"
     cells: list[AuditCell] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -212,7 +233,7 @@ class AuditReport:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form."""
         return {"split": self.split, "episodes": self.episodes, "seed_start": self.seed_start,
-                "thresholds": asdict(self.thresholds), "tasks": self.tasks, "policies": self.policies,
+                "episode_secret": self.episode_secret, "thresholds": asdict(self.thresholds), "tasks": self.tasks, "policies": self.policies,
                 "cells": [c.to_dict() for c in self.cells], "crossed": len(self.crossed()),
                 "seconds": self.seconds}
 
@@ -226,18 +247,22 @@ def audit_reward(
     seed_start: int = 0,
     policies: Optional[Sequence[PanelPolicy]] = None,
     thresholds: Thresholds = Thresholds(),
+    episode_secret: Optional[bytes] = None,
     on_episode: Optional[Callable[[str, str], None]] = None,
 ) -> AuditReport:
     """Play the panel: ``episodes`` episodes of every policy on every task it can report on.
 
     Args:
-        registry: Where tasks and episodes come from.
+        registry: Where tasks and episodes come from, without an episode secret (on an
+            evaluation split the panel's own secret is used instead).
         tasks: Task names (default: every registered task).
         split: ``train``, ``validation`` or ``test``.
         episodes: Episodes per cell (at least 1); episode ``i`` uses seed ``seed_start + i``.
         seed_start: Seed of the first episode.
         policies: The panel (default :func:`default_panel`).
         thresholds: What a thresholded cell may show at most.
+        episode_secret: The secret an evaluation split is played under; default a random one
+            (ignored on public splits, which use none).
         on_episode: Called with the policy and task names after every episode.
 
     Raises:
@@ -246,7 +271,13 @@ def audit_reward(
     if episodes < 1:
         raise ValueError("episodes must be at least 1")
     specs = [registry.get(name) for name in (tasks or registry.names())]
-    panel = list(policies) if policies is not None else default_panel()
+    panel = list(policies) if policies is not None else default_panel(registry)
+    secret_used = "none"
+    if split in EVALUATION_SPLITS:
+        # Played as a deployment serves them: under a secret no policy knows.
+        secret_used = "random" if episode_secret is None else "given"
+        registry = registry.with_episode_secret(episode_secret if episode_secret is not None
+                                                else secrets.token_bytes(32))
     runner = EngineRunner(registry)
     seeds = range(seed_start, seed_start + episodes)
     started = time.perf_counter()
@@ -262,11 +293,11 @@ def audit_reward(
                 if on_episode is not None:
                     on_episode(policy.name, task.name)
             metrics = TaskMetrics.from_results(task.name, results, time.perf_counter() - cell_started)
-            thresholded = policy.thresholded_on(task)
+            thresholded = policy.thresholded_on(task, split)
             cells.append(AuditCell(policy=policy.name, task=task.name, metrics=metrics, thresholded=thresholded,
-                                   expected_high=policy.expected_high_on(task),
+                                   expected_high=policy.expected_high_on(task, split),
                                    crossed=thresholded and thresholds.crossed_by(metrics)))
     return AuditReport(split=split, episodes=episodes, seed_start=seed_start, thresholds=thresholds,
                        tasks=[task.name for task in specs],
                        policies=[{"name": p.name, "role": p.role, "note": p.note} for p in panel],
-                       cells=cells, seconds=round(time.perf_counter() - started, 2))
+                       episode_secret=secret_used, cells=cells, seconds=round(time.perf_counter() - started, 2))

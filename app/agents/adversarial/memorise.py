@@ -1,4 +1,4 @@
-"""Memorisation: a reviewer that has seen the clean modules the episodes are made from.
+"""Memorisation: reviewers that know the corpus or the generator instead of reading the code.
 
 ``diff_clean_module`` compares the episode's code with every shipped clean module
 (``tasks/corpus/*/module.py``) once the generator's variations are undone: local names become
@@ -10,6 +10,10 @@ not hold are reported, top to bottom.
 
 Its score on a public split is the memorisation ceiling: what a policy that learned the corpus
 by heart can reach without reviewing. It is reported, not thresholded.
+
+``regenerate_from_seed`` knows the generator instead: it makes the episode again from its task,
+seed and split and reports the answer key. Only the deployment's episode secret stands between
+it and a perfect score on an evaluation split.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Optional
 from app.agents.adversarial.base import PlannedPolicy, issue, reported_categories
 from app.agents.adversarial.patterns import dangerous_pattern
 from app.agents.base import EpisodeContext
-from app.env import CodeIssue, CodeReviewerObservation, IssueType
+from app.env import CodeIssue, CodeReviewerObservation, IssueType, TaskRegistry, load_registry
 from app.env.tasks import default_tasks_dir
 
 RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
@@ -183,3 +187,33 @@ class DiffCleanModule(PlannedPolicy):
                 kind = IssueType.SECURITY_VULNERABILITY if dangerous else IssueType.LOGIC_BUG
             findings.append(issue(number, kind, f"differs from the clean module {source}"))
         return findings
+
+
+class RegenerateFromSeed(PlannedPolicy):
+    """Regenerates the episode from ``(task, seed, split)`` with the project's own generator,
+    without the deployment's episode secret, and reports that episode's answer key.
+
+    On a public split (no secret is used there) it reproduces the episode exactly; on an
+    evaluation split played under a secret it reports another episode's lines.
+
+    Args:
+        seed: The episode's seed (the one the client sent with its reset).
+        split: The split the episode was reset on, as the client sent it.
+        registry: The project's registry, without a secret; default the shipped tasks.
+    """
+
+    name = "regenerate_from_seed"
+
+    def __init__(self, seed: Optional[int] = None, split: str = "train",
+                 registry: Optional[TaskRegistry] = None) -> None:
+        super().__init__(seed)
+        self.split = split
+        self.registry = registry if registry is not None else load_registry()
+
+    def plan(self, observation: CodeReviewerObservation, context: EpisodeContext) -> list[CodeIssue]:
+        """The regenerated episode's planted issues, at their faulty lines."""
+        regenerated = self.registry.episode(context.task_name, seed=context.seed, split=self.split)
+        return [CodeIssue(line_number=planted.line_number, issue_type=planted.issue_type,
+                          severity=planted.severity, description=planted.description,
+                          suggested_fix=planted.fix)
+                for planted in regenerated.issues]

@@ -21,7 +21,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from app.commands._output import emit
 from app.env import SPLITS, load_registry
 from app.env.tasks import default_tasks_dir
-from app.services.audit import MAX_MEAN, MAX_SUCCESS, AuditCell, AuditReport, Thresholds, audit_reward, default_panel
+from app.services.audit import (
+    MAX_MEAN,
+    MAX_SUCCESS,
+    AuditCell,
+    AuditReport,
+    Thresholds,
+    audit_reward,
+    choose_policies,
+    default_panel,
+)
 
 NOT_PLAYED = "–"
 
@@ -91,14 +100,11 @@ def command(split: str, episodes: int, seed_start: int, tasks: tuple[str, ...], 
             registry.get(task)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--tasks") from None
-    panel = default_panel(registry, Path(tasks_dir) / "corpus" if tasks_dir else default_tasks_dir() / "corpus")
-    wanted = _names(policies)
-    unknown = sorted(set(wanted) - {policy.name for policy in panel})
-    if unknown:
-        raise click.BadParameter(f"unknown policy {', '.join(unknown)}; valid policies: "
-                                 f"{', '.join(policy.name for policy in panel)}", param_hint="--policy")
-    if wanted:
-        panel = [policy for policy in panel if policy.name in wanted]
+    try:
+        panel = choose_policies(default_panel(registry, Path(tasks_dir or default_tasks_dir()) / "corpus"),
+                                _names(policies))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--policy") from None
     specs = [registry.get(task) for task in chosen_tasks]
     total = episodes * sum(policy.plays(task) for policy in panel for task in specs)
 

@@ -111,7 +111,7 @@ def is_syntax_task(task: TaskSpec) -> bool:
     return set(task.issue_types) == {IssueType.SYNTAX_ERROR}
 
 
-def _adversarial(name: str, seed: int, split: str, **options: Any) -> Agent:
+def _adversarial(name: str, seed: int, **options: Any) -> Agent:
     return POLICIES[name](seed, **options)
 
 
@@ -129,7 +129,7 @@ def default_panel(registry: Optional[TaskRegistry] = None, corpus_dir: Optional[
 
     def policy(name: str, role: str, note: str, expected_high: frozenset[IssueType] = frozenset(),
                **options: Any) -> PanelPolicy:
-        return PanelPolicy(name=name, make=lambda seed, split: _adversarial(name, seed, split, **options),
+        return PanelPolicy(name=name, make=lambda seed, split: _adversarial(name, seed, **options),
                            role=role, categories=POLICIES[name].categories, expected_high=expected_high,
                            syntax_thresholded=role == BLIND, note=note)
 
@@ -155,6 +155,19 @@ def default_panel(registry: Optional[TaskRegistry] = None, corpus_dir: Optional[
         PanelPolicy(name="static", make=lambda seed, split: make_agent("static", seed), role=REFERENCE,
                     note="the offline static reviewer"),
     ]
+
+
+def choose_policies(panel: Sequence[PanelPolicy], names: Sequence[str]) -> list[PanelPolicy]:
+    """The policies of ``panel`` called ``names``, in the panel's order; all of them without names.
+
+    Raises:
+        ValueError: a name the panel does not hold; the message lists the valid ones.
+    """
+    unknown = sorted(set(names) - {policy.name for policy in panel})
+    if unknown:
+        raise ValueError(f"unknown policy {', '.join(unknown)}; valid policies: "
+                         f"{', '.join(policy.name for policy in panel)}")
+    return [policy for policy in panel if not names or policy.name in names]
 
 
 class EngineRunner:

@@ -48,8 +48,8 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> "Flask":
         app.config.update(config)
     app.json.sort_keys = False  # keep the documented key order on the wire
     database = init_db(app)
-    app.extensions["registry"] = load_registry(app.config.get("TASKS_DIR")).with_episode_secret(
-        episode_secret_source(database, app.config["EPISODE_SECRET"]))
+    tasks = load_registry(app.config.get("TASKS_DIR"), app.config["HOLDOUT_DIR"], app.config["HOLDOUT_CATALOGUE_DIR"])
+    app.extensions["registry"] = tasks.with_episode_secret(episode_secret_source(database, app.config["EPISODE_SECRET"]))
     app.extensions["openapi"] = build_openapi()
     app.extensions["live_episodes"] = LiveEpisodes(app.config["LIVE_EPISODES"])
     init_auth(app)

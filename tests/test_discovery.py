@@ -287,7 +287,7 @@ def test_rejected_step_requests_do_not_validate(client, openapi, request_body: d
 
 
 @pytest.mark.parametrize("request_body", [
-    {"seed": -1}, {"seed": "seven"}, {"seed": True}, {"split": "holdout"}, {"split": None},
+    {"seed": -1}, {"seed": "seven"}, {"seed": True}, {"split": "private"}, {"split": None},
     {"episode_id": ""}, {"colour": "red"},
 ])
 def test_rejected_reset_requests_do_not_validate(client, openapi, request_body: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]

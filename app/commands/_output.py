@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from app.env import SPLITS
 from app.services.analytics import Filters
 
 FORMATS = click.Choice(["table", "json", "csv"])
@@ -21,7 +22,7 @@ def filter_options(function: Any) -> Any:
     """The common ``--task/--split/--agent/--model/--since/--until`` options."""
     options = [
         click.option("--task", default=None, help="only this task"),
-        click.option("--split", type=click.Choice(["train", "validation", "test"]), default=None),
+        click.option("--split", type=click.Choice(SPLITS), default=None),
         click.option("--agent", default=None, help="only this agent label"),
         click.option("--model", default=None, help="only this model label"),
         click.option("--since", type=click.DateTime(), default=None, help="created at or after (UTC)"),

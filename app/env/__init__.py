@@ -23,7 +23,7 @@ from app.env.models import (
     Severity,
 )
 from app.env.corpus.generator import EVALUATION_SPLITS
-from app.env.tasks import SPLITS, TaskDefinitionError, TaskRegistry, TaskSpec, load_registry
+from app.env.tasks import SPLITS, HoldoutUnavailable, TaskDefinitionError, TaskRegistry, TaskSpec, load_registry
 
 __all__ = [
     "ActionType",
@@ -37,6 +37,7 @@ __all__ = [
     "EVALUATION_SPLITS",
     "EpisodeFinished",
     "EpisodeSpec",
+    "HoldoutUnavailable",
     "InvalidAction",
     "IssueType",
     "PlantedIssue",

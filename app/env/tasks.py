@@ -12,13 +12,15 @@ import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 from app.env.corpus.generator import EVALUATION_SPLITS, Catalogue, Generator
+from app.env.corpus.holdout import (HOLDOUT_CATALOGUE_ENV, HOLDOUT_DIR_ENV, HOLDOUT_SPLIT, Holdout, holdout_dirs,
+                                    load_holdout)
 from app.env.corpus.modules import load_modules
 from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue, Severity
 
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
+SPLITS: tuple[str, ...] = ("train", "validation", "test", HOLDOUT_SPLIT)
 DEFAULT_SPLIT = "train"
 TASKS_DIR_ENV = "CODEREVIEW_TASKS_DIR"
 # An episode secret, or what returns it when first needed (a server reads it from its database).
@@ -27,6 +29,16 @@ SecretSource = Union[bytes, str, Callable[[], Union[bytes, str]]]
 
 class TaskDefinitionError(ValueError):
     """A task folder whose definition is inconsistent (bad line, unknown type, ...)."""
+
+
+class HoldoutUnavailable(ValueError):
+    """No hold-out episode of a task can be served. The message says why, naming hold-out
+    directories, modules and files: it is for the operator; ``public`` is what an agent may be
+    told (nothing about hold-out modules)."""
+
+    def __init__(self, message: str, public: str) -> None:
+        super().__init__(message)
+        self.public = public
 
 
 @dataclass(frozen=True)
@@ -196,9 +208,10 @@ class TaskRegistry:
     """
 
     def __init__(self, tasks: list[TaskSpec], generator: Optional[Generator] = None,
-                 episode_secret: Optional[SecretSource] = None) -> None:
+                 episode_secret: Optional[SecretSource] = None, holdout: Optional[Holdout] = None) -> None:
         self._tasks = {task.name: task for task in sorted(tasks, key=_task_order)}
         self.generator = generator
+        self.holdout = holdout if holdout is not None else Holdout()
         self._secret_source = episode_secret
         self._secret: Optional[bytes] = None
         self._secret_lock = threading.Lock()
@@ -208,7 +221,12 @@ class TaskRegistry:
 
     def with_episode_secret(self, secret: Optional[SecretSource]) -> "TaskRegistry":
         """This registry's tasks and generator (its per-module caches shared) with ``secret``."""
-        return TaskRegistry(list(self._tasks.values()), self.generator, episode_secret=secret)
+        return TaskRegistry(list(self._tasks.values()), self.generator, episode_secret=secret, holdout=self.holdout)
+
+    @property
+    def episode_secret_source(self) -> Optional[SecretSource]:
+        """What this registry draws evaluation episodes with (None: no secret)."""
+        return self._secret_source
 
     @property
     def has_episode_secret(self) -> bool:
@@ -227,9 +245,16 @@ class TaskRegistry:
         return self._secret
 
     @classmethod
-    def from_directory(cls, path: os.PathLike[str] | str) -> "TaskRegistry":
+    def from_directory(cls, path: os.PathLike[str] | str, holdout: Sequence[Path] = (),
+                       holdout_catalogue_dir: Optional[Path] = None) -> "TaskRegistry":
         """Load every folder of ``path`` that holds a ``task.toml``, and the base modules of
         ``path/corpus`` with their verification catalogue.
+
+        Args:
+            path: The task data folder.
+            holdout: Hold-out directories (see :mod:`app.env.corpus.holdout`); their modules
+                form the split ``holdout``. A bad one is reported, never raised.
+            holdout_catalogue_dir: Where their catalogues are kept, when not beside them.
 
         Raises:
             TaskDefinitionError: when a definition is inconsistent.
@@ -237,8 +262,11 @@ class TaskRegistry:
         root = Path(path)
         folders = sorted(p for p in root.iterdir() if (p / "task.toml").is_file())
         corpus = root / "corpus"
-        generator = Generator(load_modules(corpus), Catalogue.load(corpus / "verified.json"))
-        return cls([_load_task(folder) for folder in folders], generator)
+        public = load_modules(corpus)
+        loaded = load_holdout(holdout, holdout_catalogue_dir, taken=(module.name for module in public))
+        catalogue = Catalogue.load(corpus / "verified.json")
+        generator = Generator(public + list(loaded.modules), Catalogue({**catalogue.modules, **loaded.catalogue}))
+        return cls([_load_task(folder) for folder in folders], generator, holdout=loaded)
 
     def names(self) -> list[str]:
         """Task names, easiest first."""
@@ -277,6 +305,14 @@ class TaskRegistry:
             raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
         if seed is None and split == DEFAULT_SPLIT and task.canonical is not None:
             return task.canonical
+        if split == HOLDOUT_SPLIT:
+            if self.generator is None or not self.generator.eligible(dict(task.mix), split):
+                reason = self.holdout.unavailable_reason()
+                public = reason if not self.holdout.configured else (
+                    f"no hold-out episode of {name} can be served on this server; its operator can see why "
+                    "with codereview corpus status")
+                raise HoldoutUnavailable(reason, public)
+            return self._generated(name, 0 if seed is None else seed, split)
         if (self.generator is None or not self.generator.has_corpus) and task.canonical is not None:
             # No verified corpus (a checkout without tasks/corpus): every seed serves the canonical code.
             canonical = task.canonical
@@ -325,8 +361,26 @@ def default_tasks_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "tasks"
 
 
-@functools.lru_cache(maxsize=4)
-def load_registry(path: Optional[str] = None) -> TaskRegistry:
-    """Load (once per process and path) the registry from ``path`` or the default folder."""
-    return TaskRegistry.from_directory(path or default_tasks_dir())
+def load_registry(path: Optional[str] = None, holdout: Optional[str] = None,
+                  holdout_catalogue_dir: Optional[str] = None) -> TaskRegistry:
+    """Load (once per process and arguments) the registry from ``path`` or the default folder.
+
+    Args:
+        path: The task data folder (default ``$CODEREVIEW_TASKS_DIR``, else ``tasks/``).
+        holdout: Hold-out directories, ``os.pathsep``-separated (default
+            ``$CODEREVIEW_HOLDOUT_DIR``; none when unset).
+        holdout_catalogue_dir: Where hold-out catalogues are kept (default
+            ``$CODEREVIEW_HOLDOUT_CATALOGUE_DIR``; beside the modules when unset).
+    """
+    if holdout is None:
+        holdout = os.environ.get(HOLDOUT_DIR_ENV, "")
+    if holdout_catalogue_dir is None:
+        holdout_catalogue_dir = os.environ.get(HOLDOUT_CATALOGUE_ENV, "")
+    return _load_registry(str(path or default_tasks_dir()), holdout, holdout_catalogue_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_registry(path: str, holdout: str, holdout_catalogue_dir: str) -> TaskRegistry:
+    return TaskRegistry.from_directory(path, holdout_dirs(holdout),
+                                       Path(holdout_catalogue_dir) if holdout_catalogue_dir else None)
 

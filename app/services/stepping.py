@@ -36,7 +36,7 @@ import sqlalchemy.exc
 from app.auth import ensure_visible, is_visible
 from app.db import Combinable, Database, DriverStatement
 from app.env import (EVALUATION_SPLITS, CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, EpisodeSpec,
-                     PlantedIssue, TaskRegistry)
+                     HoldoutUnavailable, PlantedIssue, TaskRegistry)
 from app.env.models import CodeReviewerReward
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step, utcnow
@@ -583,6 +583,9 @@ def prepare_reset(registry: TaskRegistry, *, task: Optional[str] = None, session
     key = episode_id or str(uuid.uuid4())
     try:
         observation = env.reset(seed=seed, episode_id=key, split=split)
+    except HoldoutUnavailable as exc:
+        message = str(exc) if owner is None or admin else exc.public
+        raise ValidationFailed(message, fields={"split": [message]}) from None
     except ValueError as exc:  # unknown split, or no base module of that split for this task
         raise ValidationFailed(str(exc), fields={"split": [str(exc)]}) from None
     return PreparedReset(env=env, observation=observation, episode_id=key, episode_id_requested=episode_id is not None,

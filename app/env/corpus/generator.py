@@ -289,10 +289,12 @@ class Generator:
         key = (module.name, issue_type, split)
         found = self._sites.get(key)
         if found is None:
+            # The hold-out split takes the test split's variants: both measure generalisation.
+            variant_split = "test" if split == "holdout" else split
             found = self._sites[key] = tuple(
                 site for site in self._verified[module.name]
                 if OPERATORS_BY_NAME[site.operator].issue_type is issue_type
-                and split in OPERATORS_BY_NAME[site.operator].variant(site.variant).splits
+                and variant_split in OPERATORS_BY_NAME[site.operator].variant(site.variant).splits
             )
         return found
 
@@ -333,16 +335,21 @@ class Generator:
                 for split in splits:
                     self._sorted_sites(module, issue_type, split)
 
+    @staticmethod
+    def needed(mix: Mapping[IssueType, int]) -> dict[IssueType, int]:
+        """Verified lines a module needs per category to carry ``mix`` (spares included)."""
+        return {kind: count + SPARE_SITES for kind, count in mix.items()}
+
     def eligible(self, mix: Mapping[IssueType, int], split: str) -> tuple[BaseModule, ...]:
         """Modules of ``split`` with enough verified sites for every category of ``mix``."""
         key = (tuple(sorted(mix.items(), key=lambda item: item[0].value)), split)
         found = self._eligible.get(key)
         if found is None:
+            needed = self.needed(mix)
             found = self._eligible[key] = tuple(
                 module for module in self.modules
                 if module.split == split
-                and all(len({s.line for s in self.sites(module, kind, split)}) >= count + SPARE_SITES
-                        for kind, count in mix.items())
+                and all(len({s.line for s in self.sites(module, kind, split)}) >= needed[kind] for kind in mix)
             )
         return found
 

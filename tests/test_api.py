@@ -126,7 +126,8 @@ def test_tasks_health_metadata(client) -> None:  # type: ignore[no-untyped-def]
     assert [(t["name"], t["expected_issue_count"], t["max_steps"], t["success_threshold"]) for t in tasks] == [
         ("syntax_check", 7, 15, 0.7), ("logic_bug_detection", 3, 18, 0.7), ("security_audit", 9, 25, 0.7),
         ("full_review", 6, 20, 0.7)]
-    assert all(set(t["split_sizes"]) == {"train", "validation", "test"} for t in tasks)
+    assert all(set(t["split_sizes"]) == {"train", "validation", "test", "holdout"} for t in tasks)
+    assert all(t["split_sizes"]["holdout"] == 0 for t in tasks)  # no hold-out directory configured
     health = client.get("/health").get_json()
     assert health["status"] == "healthy"
     assert client.get("/metadata").get_json()["name"] == "code-reviewer-env"

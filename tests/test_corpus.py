@@ -16,7 +16,7 @@ from app.corpus.verify import VerificationReport, module_of, run_mutants, verify
 from app.env import CodeReviewerEnv, IssueType, load_registry
 from app.env.corpus.literals import CANONICAL, DIGIT_STYLES, QUOTE_STYLES, LiteralStyle, vary_line
 from app.env.corpus.operators import OPERATORS, OPERATORS_BY_NAME, RewriteContext
-from app.env.tasks import SPLITS, TaskRegistry, default_tasks_dir
+from app.env.tasks import CORPUS_SPLITS, TaskRegistry, default_tasks_dir
 
 from conftest import ROOT, SUBMIT, report
 from test_engine_policies import play_blind
@@ -46,11 +46,11 @@ def test_catalogue_matches_the_modules() -> None:
 
 
 def test_base_modules_are_split_into_disjoint_sets() -> None:
-    splits = {split: {m.name for m in MODULES.values() if m.split == split} for split in SPLITS}
+    splits = {split: {m.name for m in MODULES.values() if m.split == split} for split in CORPUS_SPLITS}
     assert all(splits.values()) and not (splits["train"] & splits["test"])
     for name in TASKS:
         sizes = REGISTRY.split_sizes(name)
-        assert all(sizes[split] >= 1 for split in SPLITS), (name, sizes)
+        assert all(sizes[split] >= 1 for split in CORPUS_SPLITS), (name, sizes)
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -62,7 +62,7 @@ def test_seed_omitted_keeps_the_canonical_snippet(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", TASKS)
-@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("split", CORPUS_SPLITS)
 def test_generated_episodes_have_the_tasks_shape(name: str, split: str) -> None:
     task = REGISTRY.get(name)
     for seed in range(25):
@@ -131,7 +131,7 @@ def test_every_operator_has_verified_sites_and_its_held_out_variants_reach_the_t
 def test_security_audit_has_several_modules_in_each_held_out_split() -> None:
     sizes = REGISTRY.split_sizes("security_audit")
     assert sizes["validation"] >= 3 and sizes["test"] >= 3, sizes
-    for split in SPLITS:
+    for split in CORPUS_SPLITS:
         xml_sites = [site for module in MODULES.values() if module.split == split
                      for site in GENERATOR.sites(module, IssueType.SECURITY_VULNERABILITY, split)
                      if site.operator == "xml_external_entities"]
@@ -273,7 +273,7 @@ def test_warming_computes_each_modules_caches_and_changes_no_episode() -> None:
     assert set(warmed.generator._prepared) == carrying
     assert set(cold.generator._prepared) == set()
     for name in warmed.names():
-        for split in SPLITS:
+        for split in CORPUS_SPLITS:
             for seed in (0, 5, 123456):
                 assert warmed.episode(name, seed=seed, split=split) == cold.episode(name, seed=seed, split=split)
 
@@ -287,7 +287,7 @@ def test_seeds_give_distinct_episodes(name: str) -> None:
 @pytest.mark.parametrize("name", TASKS)
 def test_a_sample_of_episodes_is_proven_on_its_final_code(name: str) -> None:
     report_ = VerificationReport()
-    for split in SPLITS:
+    for split in CORPUS_SPLITS:
         for seed in (3, 11):
             episode = REGISTRY.episode(name, seed=seed, split=split)
             assert verify_episode(episode, module_of(MODULES.values(), episode), report_), report_.failures

@@ -20,7 +20,9 @@ from app.env.corpus.holdout import (HOLDOUT_CATALOGUE_ENV, HOLDOUT_DIR_ENV, HOLD
 from app.env.corpus.modules import load_modules
 from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue, Severity
 
-SPLITS: tuple[str, ...] = ("train", "validation", "test", HOLDOUT_SPLIT)
+# The splits of the shipped corpus (tasks/corpus), then the private hold-out's.
+CORPUS_SPLITS: tuple[str, ...] = ("train", "validation", "test")
+SPLITS: tuple[str, ...] = (*CORPUS_SPLITS, HOLDOUT_SPLIT)
 DEFAULT_SPLIT = "train"
 TASKS_DIR_ENV = "CODEREVIEW_TASKS_DIR"
 # An episode secret, or what returns it when first needed (a server reads it from its database).

@@ -196,6 +196,8 @@ async function load() {
   state.view = new CodeView(document.getElementById("code"), record.code);
   const showKey = document.getElementById("show-key");
   showKey.disabled = !record.planted_issues;
+  showKey.parentElement.title = record.answer_key_hidden
+    ? "The answer key of an evaluation-split episode is shown to admin keys only." : "";
   showKey.checked = false;
   document.getElementById("legend").hidden = true;
   renderStepList(record.steps);

@@ -283,7 +283,7 @@ class CodeReviewerClient:
         Args:
             task: Task name; the server's default (``syntax_check``) when ``None``.
             seed: Episode seed.
-            split: ``train``, ``validation`` or ``test``.
+            split: ``train``, ``validation``, ``test`` or ``holdout``.
             agent: Label of the agent, stored on the episode.
             model: Label of the model, stored on the episode.
             episode_id: Id for the new episode; the server makes a UUID when ``None``.

@@ -121,7 +121,7 @@ class CodeReviewerEnv:
         Args:
             seed: Selects the episode; ``None`` serves the task's canonical snippet.
             episode_id: Identifier to echo in the state; a UUID is made when absent.
-            split: ``train``, ``validation`` or ``test``.
+            split: ``train``, ``validation``, ``test`` or ``holdout``.
 
         Returns:
             The first observation (``reward`` is ``None``).

@@ -297,7 +297,7 @@ class TaskRegistry:
             name: Task name.
             seed: Episode seed; ``None`` selects the task's canonical snippet (in the train
                 split; other splits then use seed 0).
-            split: ``train``, ``validation`` or ``test``.
+            split: ``train``, ``validation``, ``test`` or ``holdout``.
 
         Raises:
             ValueError: unknown task or split, or no base module can carry the task.

@@ -187,7 +187,7 @@ def evaluate(
         runner: Where episodes are played: :class:`LocalRunner` or :class:`RemoteRunner`.
         agent_name: A name :func:`~app.agents.registry.make_agent` knows.
         tasks: Task names, played one after another.
-        split: ``train``, ``validation`` or ``test``.
+        split: ``train``, ``validation``, ``test`` or ``holdout``.
         episodes: Episodes per task (at least 1).
         seed_start: Seed of the first episode; episode ``i`` uses ``seed_start + i``.
         workers: Episodes played at once (threads).

@@ -2,7 +2,9 @@
 
 Reads a JSON job on stdin, prints a JSON result on stdout. Run as ``python -m app.corpus.runner``;
 never inside the server. Each mutant gets a wall-clock limit: a mutant that hangs counts as
-failing its tests.
+failing its tests. A mutant naming an ``exploit`` runs that function of the module's
+``exploits.py`` (``exploit_<function>``, or ``sqli_<function>`` for SQL injection) instead of
+the tests.
 """
 
 from __future__ import annotations
@@ -56,17 +58,20 @@ def run_tests(workdir: Path, source: str, limit: int = TIMEOUT_SECONDS) -> bool:
     return code == 0
 
 
-def run_exploit(source: str, function: str) -> bool:
-    """True when ``exploits.exploit_<function>`` succeeds against ``source``."""
+def run_exploit(source: str, name: str) -> bool:
+    """True when the function ``name`` of ``exploits.py`` succeeds against ``source``."""
     _purge()
     module = types.ModuleType("module")
     signal.alarm(TIMEOUT_SECONDS)
     try:
-        sys.modules["module"] = module  # before exec: dataclasses look their module up
-        exec(compile(source, "module.py", "exec"), module.__dict__)  # noqa: S102 - the corpus's own code
+        # The exploits first: like the tests, they may set what the module reads at import
+        # (an environment variable it requires).
         import exploits  # type: ignore[import-not-found]
 
-        probe = getattr(exploits, f"exploit_{function}", None)
+        sys.modules["module"] = module  # before exec: dataclasses look their module up
+        exec(compile(source, "module.py", "exec"), module.__dict__)  # noqa: S102 - the corpus's own code
+
+        probe = getattr(exploits, name, None)
         return bool(probe(module)) if probe is not None else False
     except Exception:  # noqa: BLE001 - an exploit that crashes did not succeed
         return False

@@ -1,12 +1,17 @@
 """Prove planted issues with checks independent of the generator.
 
-* syntax: the clean code compiles and the one changed line makes ``compile()`` fail;
-* logic: the clean module passes its own tests and the changed module fails at least one
-  (run in a subprocess with a time limit, never in the server);
+* syntax: the clean code compiles, the one changed line makes ``compile()`` fail, and the line
+  ``compile()`` names is one of the issue's accepted lines (what a reviewer is credited for; an
+  unterminated docstring is the exception: its error surfaces wherever a later quote closes it);
+* logic: the clean module passes its own tests and the changed module fails at least one (run
+  in a subprocess with a time limit, never in the server), and none of the module's exploits
+  works against the changed module: a change that opens a hole an exploit proves is a
+  vulnerability, not a logic bug;
 * security: a Bandit rule of the operator's kind fires on the changed line and not on the clean
-  one, or, for what Bandit cannot see (XSS, path traversal, open redirect, XML external
-  entities), the module's shipped exploit succeeds against the changed module and fails against
-  the clean one.
+  one, and/or the module's shipped exploit succeeds against the changed module and fails against
+  the clean one. What Bandit cannot see (XSS, path traversal, open redirect, XML external
+  entities) is proved by the exploit alone; SQL injection needs both, since B608 flags any query
+  built from a string, exploitable or not (a SHA-256 digest spliced into a query is not).
 
 ``build_catalogue`` checks every candidate site of every base module (the result is
 ``tasks/corpus/verified.json``, which the generator reads); ``verify_episode`` re-checks the
@@ -45,9 +50,15 @@ BANDIT_RULES: dict[str, frozenset[str]] = {
     "assert_authorisation": frozenset({"B101"}),
     "debug_enabled": frozenset({"B201"}),
 }
-# What Bandit cannot confirm: its XML rules (B313-B320, B405-B411) flag every use of the standard
-# parsers with CWE-20, safe or not, so an external-entity bug is proved by its exploit instead.
-EXPLOITED = frozenset({"reflected_xss", "path_traversal", "open_redirect", "xml_external_entities"})
+# Proved by an exploit. Bandit cannot see XSS, path traversal or open redirects at all; its XML
+# rules (B313-B320, B405-B411) flag every use of the standard parsers with CWE-20, safe or not;
+# and its B608 fires on any string-built query, also where the spliced value is not the
+# attacker's (a digest, an id read back from the database), so SQL injection needs both.
+EXPLOITED = frozenset({"reflected_xss", "path_traversal", "open_redirect", "xml_external_entities", "sql_injection"})
+# An SQL injection exploit has a name of its own: the same function may also hold an XSS sink,
+# whose ``exploit_<function>`` would prove the wrong category.
+EXPLOIT_PREFIXES: dict[str, str] = {"sql_injection": "sqli_"}
+DEFAULT_EXPLOIT_PREFIX = "exploit_"
 
 
 @dataclass
@@ -92,6 +103,22 @@ def enclosing_function(source: str, line: int) -> Optional[str]:
     return best.name if best is not None else None  # type: ignore[attr-defined]
 
 
+def exploit_name(operator_name: str, function: str) -> str:
+    """Name of the ``exploits.py`` function that proves ``operator_name`` in ``function``."""
+    return EXPLOIT_PREFIXES.get(operator_name, DEFAULT_EXPLOIT_PREFIX) + function
+
+
+def module_exploits(folder: Path) -> tuple[str, ...]:
+    """Names of the exploit functions a module's ``exploits.py`` defines (none without the file)."""
+    path = folder / "exploits.py"
+    if not path.is_file():
+        return ()
+    prefixes = (DEFAULT_EXPLOIT_PREFIX, *EXPLOIT_PREFIXES.values())
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return tuple(sorted(node.name for node in tree.body
+                        if isinstance(node, ast.FunctionDef) and node.name.startswith(prefixes)))
+
+
 def run_mutants(folder: Path, mutants: list[dict[str, Any]]) -> dict[str, bool]:
     """Run module tests or exploits on mutated sources in a subprocess (see ``runner``)."""
     if not mutants:
@@ -112,15 +139,30 @@ def _replace_line(lines: list[str], line: int, text: str) -> str:
     return "\n".join(changed) + "\n"
 
 
-def _compiles(source: str) -> bool:
+def syntax_error_line(source: str) -> Optional[int]:
+    """The line ``compile()`` reports for ``source`` (``None`` when it compiles).
+
+    An error without a line number counts as line 0, which no issue accepts.
+    """
     # A mutant may also draw a SyntaxWarning ("perhaps you missed a comma?"): not our verdict.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             compile(source, "<mutant>", "exec")
-        except SyntaxError:
-            return False
-    return True
+        except SyntaxError as exc:  # IndentationError and TabError are SyntaxErrors too
+            return exc.lineno or 0
+    return None
+
+
+def _compiles(source: str) -> bool:
+    return syntax_error_line(source) is None
+
+
+def accepted_lines(operator_name: str, line: int, line_count: int) -> tuple[int, ...]:
+    """The lines a report of a site counts on: as the generator sets them (the faulty line and
+    the operator's trailing lines, in the episode's own order)."""
+    trailing = OPERATORS_BY_NAME[operator_name].trailing_accepted
+    return (line, *(line + k for k in range(1, trailing + 1) if line + k <= line_count))
 
 
 def check_changes(
@@ -141,6 +183,9 @@ def check_changes(
     verdicts: dict[str, bool] = {}
     mutants: list[dict[str, Any]] = []
     clean_bandit: Optional[set[tuple[int, str]]] = None
+    exploits = module_exploits(folder)
+    # Exploits whose result on the clean code is needed (each runs on it once).
+    controls_needed: set[str] = set()
     for key, operator_name, line, text in changes:
         began = time.perf_counter()
         operator = OPERATORS_BY_NAME[operator_name]
@@ -148,26 +193,35 @@ def check_changes(
         tally = report.tallies[operator_name]
         tally.generated += 1
         if operator.issue_type is IssueType.SYNTAX_ERROR:
-            verdicts[key] = _compiles(clean) and not _compiles(source)
+            reported = syntax_error_line(source)
+            named = reported in accepted_lines(operator_name, line, len(clean_lines))
+            verdicts[key] = _compiles(clean) and reported is not None and (named or not operator.compile_names_site)
         elif not _compiles(source):
             verdicts[key] = False
         elif operator.issue_type is IssueType.LOGIC_BUG:
             mutants.append({"key": key, "source": source})
-        elif operator_name in BANDIT_RULES:
-            if clean_bandit is None:
-                clean_bandit = bandit_findings(clean)
-            rules = BANDIT_RULES[operator_name]
-            fires = {rule for (found_line, rule) in bandit_findings(source) if found_line == line}
-            verdicts[key] = bool(fires & rules) and not any((line, rule) in clean_bandit for rule in rules)
-        elif operator_name in EXPLOITED:
-            function = enclosing_function(clean, line)
-            if function is None or not (folder / "exploits.py").is_file():
-                verdicts[key] = False
-            else:
-                mutants.append({"key": key, "source": source, "exploit": function})
-                mutants.append({"key": f"{key}#clean", "source": clean, "exploit": function})
+            # Every exploit of the module must still fail: a logic change that lets one through
+            # (a reverted path confinement, say) is a vulnerability, labelled as a logic bug.
+            mutants.extend({"key": f"{key}#{name}", "source": source, "exploit": name} for name in exploits)
+            controls_needed.update(exploits)
         else:
-            verdicts[key] = False
+            if operator_name in BANDIT_RULES:
+                if clean_bandit is None:
+                    clean_bandit = bandit_findings(clean)
+                rules = BANDIT_RULES[operator_name]
+                fires = {rule for (found_line, rule) in bandit_findings(source) if found_line == line}
+                verdicts[key] = bool(fires & rules) and not any((line, rule) in clean_bandit for rule in rules)
+            if operator_name in EXPLOITED and verdicts.get(key, True):
+                function = enclosing_function(clean, line)
+                name = exploit_name(operator_name, function) if function is not None else None
+                if name is None or name not in exploits:
+                    verdicts[key] = False
+                else:
+                    verdicts.pop(key, None)
+                    mutants.append({"key": key, "source": source, "exploit": name, "proof": name})
+                    controls_needed.add(name)
+            elif key not in verdicts:
+                verdicts[key] = False
         tally.seconds += time.perf_counter() - began
     if mutants:
         began = time.perf_counter()
@@ -175,6 +229,7 @@ def check_changes(
         # The clean code runs first and again last: a runner whose later runs could not pass
         # would make every mutant look "killed".
         controls = [{"key": "#clean", "source": clean}] if needs_tests else []
+        controls += [{"key": f"#clean:{name}", "source": clean, "exploit": name} for name in sorted(controls_needed)]
         tail = [{"key": "#control", "source": clean}] if needs_tests else []
         results = run_mutants(folder, controls + mutants + tail)
         if needs_tests and results["#clean"] != results["#control"]:
@@ -182,18 +237,22 @@ def check_changes(
         clean_passes = results.get("#clean", True)
         if needs_tests and not clean_passes:
             report.failures.append(f"{folder.name}: the clean module fails its own tests")
+        for name in sorted(controls_needed):
+            if results[f"#clean:{name}"]:
+                report.failures.append(f"{folder.name}: {name} succeeds against the clean module")
         for mutant in mutants:
             key = mutant["key"]
-            if key.endswith("#clean"):
-                continue
-            if "exploit" in mutant:
-                verdicts[key] = results[key] and not results[f"{key}#clean"]
-            else:
-                verdicts[key] = clean_passes and not results[key]
+            if "proof" in mutant:
+                verdicts[key] = results[key] and not results[f"#clean:{mutant['proof']}"]
+            elif "exploit" not in mutant:
+                opened = [name for name in exploits
+                          if results[f"{key}#{name}"] and not results[f"#clean:{name}"]]
+                verdicts[key] = clean_passes and not results[key] and not opened
         elapsed = time.perf_counter() - began
-        share = elapsed / max(1, len({m["key"] for m in mutants if not m["key"].endswith("#clean")}))
+        planted_keys = {m["key"] for m in mutants if "proof" in m or "exploit" not in m}
+        share = elapsed / max(1, len(planted_keys))
         for key, operator_name, _, _ in changes:
-            if any(m["key"] == key for m in mutants):
+            if key in planted_keys:
                 report.tallies[operator_name].seconds += share
     for key, operator_name, _, _ in changes:
         if verdicts.get(key):

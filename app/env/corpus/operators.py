@@ -27,6 +27,12 @@ Variants: an operator may rewrite a site in several ways (an f-string or a ``%``
 variant names the splits it may appear in, so the test split holds variants never seen in
 training.
 
+Logic operators leave security checks alone: a line that confines a path (``commonpath``,
+``realpath``, ``resolve()``, ``is_relative_to``, a ``startswith`` against the root), compares a
+credential (``compare_digest``) or authorises a caller (``is_admin``, ``PermissionError``).
+Reverting such a check is a vulnerability (CWE-22, an authentication or authorisation bypass),
+not a logic bug; path confinement is planted by ``path_traversal``, with its exploit.
+
 Most rewrites look at their line only. A *contextual* variant also receives a ``RewriteContext``
 (facts about the whole clean module that renaming cannot change, such as its string dict keys),
 so that ``wrong_dict_key`` swaps a key for another key the module really uses.
@@ -35,6 +41,7 @@ so that ``wrong_dict_key`` swaps a key for another key the module really uses.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import difflib
 import io
 import keyword
@@ -93,6 +100,10 @@ class Operator:
     cwe: Optional[str] = None
     # Extra accepted lines after the faulty one (an unclosed bracket is reported on the next line).
     trailing_accepted: int = 0
+    # A syntax error's site is proved only where compile() names one of its accepted lines (what
+    # a reviewer, or Python, points at). Not so for an unterminated docstring: its error surfaces
+    # wherever a later quote happens to close the string, far from the fault.
+    compile_names_site: bool = True
     requires_import: Optional[str] = None
     tags: tuple[str, ...] = field(default_factory=tuple)
 
@@ -579,9 +590,32 @@ SYNTAX = IssueType.SYNTAX_ERROR
 LOGIC = IssueType.LOGIC_BUG
 SECURITY = IssueType.SECURITY_VULNERABILITY
 
+_SECURITY_CHECK = re.compile(
+    r"\bcommonpath\(|\.is_relative_to\(|\.relative_to\(|\.resolve\(|\b(?:realpath|abspath|normpath)\("
+    r"|\.startswith\([^)]*\b(?:root|base|os\.sep)\b"
+    r"|\bcompare_digest\(|\bis_admin\b|\bis_staff\b|\bPermissionError\b"
+)
+
+
+def is_security_check(line: str) -> bool:
+    """Whether ``line`` confines a path, compares a credential or authorises a caller."""
+    return _SECURITY_CHECK.search(_code_part(line)) is not None
+
+
+def _sparing_security_checks(variant: Variant) -> Variant:
+    """``variant`` made to skip security checks (see the module docstring)."""
+    inner = variant.rewrite
+
+    def rewrite(line: str, *context: RewriteContext) -> Optional[str]:
+        return None if is_security_check(line) else inner(line, *context)
+
+    return dataclasses.replace(variant, rewrite=rewrite)
+
 
 def _op(name: str, issue_type: IssueType, severity: Severity, description: str,
         *variants: Variant, **extra: object) -> Operator:
+    if issue_type is LOGIC:
+        variants = tuple(_sparing_security_checks(variant) for variant in variants)
     return Operator(name=name, issue_type=issue_type, severity=severity, description=description,
                     variants=tuple(variants), **extra)  # type: ignore[arg-type]
 
@@ -606,7 +640,7 @@ OPERATORS: tuple[Operator, ...] = (
     _op("missing_def_keyword", SYNTAX, Severity.HIGH, "Function definition without the `def` keyword.",
         Variant("drop", _missing_def, splits=HELD_OUT)),
     _op("unterminated_triple_quote", SYNTAX, Severity.HIGH, "Docstring without its closing triple quote.",
-        Variant("drop", _unterminated_docstring)),
+        Variant("drop", _unterminated_docstring), compile_names_site=False),
     # logic
     _op("flip_comparison", LOGIC, Severity.HIGH, "Comparison operator reversed: the condition selects the wrong cases.",
         Variant("negate", _comparison(_FLIP))),

@@ -42,7 +42,8 @@ def handle_login(request: dict, db) -> dict:
     """POST /login: start a session, then redirect to ?next= when it stays on this site."""
     email, password = request["form"].get("email", ""), request["form"].get("password", "")
     target = request["args"].get("next", "/orders")
-    row = db.execute("SELECT id, hash, salt FROM customers WHERE email = ?", (email,)).fetchone()
+    cur = db.execute("SELECT id, hash, salt FROM customers WHERE email = ?", (email,))
+    row = cur.fetchone()
     if row is None or not hmac.compare_digest(hash_password(password, row[2]), row[1]):
         return reply(401, "Invalid e-mail or password")
     request["session"]["customer_id"] = row[0]

@@ -83,7 +83,8 @@ def session_user(db: sqlite3.Connection, cookie: str, now: float) -> int | None:
 def request_reset(db: sqlite3.Connection, email: str, now: float) -> str | None:
     """Issue a one-hour reset token; only its SHA-256 digest is stored."""
     email = email.strip().lower()
-    row = db.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()
+    cur = db.execute("SELECT id FROM users WHERE email = ?", (email,))
+    row = cur.fetchone()
     if row is None:
         return None
     token, uid, until = secrets.token_urlsafe(24), row["id"], now + RESET_TTL_SECONDS

@@ -27,9 +27,9 @@ def first_text(node, tag: str) -> str:
 
 def parse_statement(text: str) -> dict:
     """Account, opening balance and entries (date, amount in cents, debits negative, reference)."""
-    parser = xml.sax.make_parser()
-    parser.setFeature(feature_external_ges, False)
-    root = minidom.parseString(text, parser).documentElement
+    statement_parser = xml.sax.make_parser()
+    statement_parser.setFeature(feature_external_ges, False)
+    root = minidom.parseString(text, statement_parser).documentElement
     entries = []
     for node in root.getElementsByTagName("entry"):
         amount = int(first_text(node, "amount"))
@@ -46,9 +46,9 @@ def closing_balance(statement: dict) -> int:
     return balance
 
 def parse_remittance(text: str) -> dict[str, int]:
-    parser = xml.sax.make_parser()
-    parser.setFeature(feature_external_ges, False)
-    root = minidom.parseString(text, parser).documentElement
+    advice_parser = xml.sax.make_parser()
+    advice_parser.setFeature(feature_external_ges, False)
+    root = minidom.parseString(text, advice_parser).documentElement
     paid: dict[str, int] = {}
     for invoice in root.getElementsByTagName("invoice"):
         number = first_text(invoice, "number")

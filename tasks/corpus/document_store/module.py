@@ -67,7 +67,8 @@ def render_listing(owner: str, rows: list[tuple[str, int, str]]) -> str:
     items = []
     for name, size, digest in rows:
         kib = (size + 1023) // 1024
-        items.append(f"<li>{html.escape(name)} ({kib} KiB) <code>{digest[:12]}</code></li>")
+        short = html.escape(digest[:12])
+        items.append(f"<li>{html.escape(name)} ({kib} KiB) <code>{short}</code></li>")
     heading = f"<h2>Documents of {html.escape(owner)}</h2>"
     return heading + "<ul>" + "".join(items) + "</ul>"
 

@@ -125,6 +125,7 @@ def test_render_listing_escapes_names_and_owner():
     assert "<img" not in html and "<b>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;.txt (2 KiB)" in html
     assert "Documents of &lt;b&gt;ann&lt;/b&gt;" in html
+    assert "<code>&lt;i&gt;" in m.render_listing("ann", [("a", 1, "<i>" + "0" * 61)])
 
 
 def test_share_round_trip_and_expiry(base, db):

@@ -81,17 +81,18 @@ def confirm_payment(db: sqlite3.Connection, code: str) -> bool:
     return cur.rowcount == 1
 
 def render_ticket(event: dict, holder: str, code: str) -> str:
-    """HTML e-ticket; event titles and holder names are typed by organisers and buyers."""
+    """HTML e-ticket; event titles, doors, holder names and codes come from organisers and buyers."""
     title = f"<h2>{html.escape(event['title'])}</h2>"
     who = f"<p>Holder: {html.escape(holder)}</p>"
-    return f"{title}{who}<p>Order {code}, door {event['door']}</p>"
+    order = f"<p>Order {html.escape(code)}, door {html.escape(event['door'])}</p>"
+    return f"{title}{who}{order}"
 
 def qr_png(code: str) -> bytes:
     """PNG QR code of an order code, drawn by the qrencode tool into a private temporary file."""
     fd, path = tempfile.mkstemp(suffix=".png")
     os.close(fd)
     try:
-        subprocess.run(["qrencode", "-o", path, code], check=True)
+        subprocess.run(["qrencode", "-o", path, "--", code], check=True)
         with open(path, "rb") as handle:
             return handle.read()
     finally:

@@ -145,6 +145,8 @@ def test_render_ticket():
     event = {"title": "Rock & <Roll>", "door": "B"}
     assert m.render_ticket(event, "Ann <ann@example.com>", "X1") == (
         "<h2>Rock &amp; &lt;Roll&gt;</h2><p>Holder: Ann &lt;ann@example.com&gt;</p><p>Order X1, door B</p>")
+    page = m.render_ticket({"title": "T", "door": "<b>B</b>"}, "Ann", "<i>X2</i>")
+    assert page.endswith("<p>Order &lt;i&gt;X2&lt;/i&gt;, door &lt;b&gt;B&lt;/b&gt;</p>")
 
 
 def test_qr_png(monkeypatch):
@@ -153,12 +155,12 @@ def test_qr_png(monkeypatch):
     def fake_run(argv, **kwargs):
         seen.append((argv, kwargs))
         with open(argv[2], "wb") as handle:
-            handle.write(b"PNG:" + argv[3].encode())
+            handle.write(b"PNG:" + argv[-1].encode())
 
     monkeypatch.setattr(m.subprocess, "run", fake_run)
     assert m.qr_png("ORD-1") == b"PNG:ORD-1"
     (argv, kwargs), = seen
-    assert argv[:2] == ["qrencode", "-o"] and argv[3] == "ORD-1" and kwargs == {"check": True}
+    assert argv[:2] == ["qrencode", "-o"] and argv[3:] == ["--", "ORD-1"] and kwargs == {"check": True}
     assert argv[2].endswith(".png") and not os.path.exists(argv[2])
 
 

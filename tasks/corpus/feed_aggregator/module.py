@@ -28,9 +28,9 @@ def child_text(node, tag: str) -> str:
 
 def parse_feed(text: str) -> list[dict]:
     """Items of an RSS feed (title, link, guid defaulting to the link), at most MAX_ITEMS."""
-    parser = xml.sax.make_parser()
-    parser.setFeature(feature_external_ges, False)
-    channel = minidom.parseString(text, parser).documentElement
+    feed_parser = xml.sax.make_parser()
+    feed_parser.setFeature(feature_external_ges, False)
+    channel = minidom.parseString(text, feed_parser).documentElement
     items = []
     for node in channel.getElementsByTagName("item")[:MAX_ITEMS]:
         link = child_text(node, "link")
@@ -39,9 +39,9 @@ def parse_feed(text: str) -> list[dict]:
 
 def parse_opml(text: str) -> dict:
     """Owner and (title, feed URL) subscriptions of an OPML export; outlines without a URL are folders."""
-    parser = xml.sax.make_parser()
-    parser.setFeature(feature_external_ges, False)
-    root = minidom.parseString(text, parser).documentElement
+    opml_parser = xml.sax.make_parser()
+    opml_parser.setFeature(feature_external_ges, False)
+    root = minidom.parseString(text, opml_parser).documentElement
     feeds = []
     for outline in root.getElementsByTagName("outline"):
         url = outline.getAttribute("xmlUrl")
@@ -98,9 +98,10 @@ def export_archive(name: str) -> str:
     return target
 
 def render_items(items: list[tuple[str, str]]) -> str:
-    """Reading list as HTML; titles and links come from the feeds."""
+    """Reading list as HTML; titles and links come from the feeds (other schemes link nowhere)."""
     rows = []
     for title, link in items:
-        anchor = f'<a href="{html.escape(link)}">'
+        href = link if link.lower().startswith(("https://", "http://")) else "#"
+        anchor = f'<a href="{html.escape(href)}">'
         rows.append(f"<li>{anchor}{html.escape(title)}</a></li>")
     return "<ul>" + "".join(rows) + "</ul>"

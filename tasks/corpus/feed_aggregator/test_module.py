@@ -150,3 +150,6 @@ def test_render_items():
     assert page == ('<ul><li><a href="https://example.com/?a=1&amp;b=2">A &amp; B</a></li>'
                     '<li><a href="https://x.example/&quot;">&lt;i&gt;x&lt;/i&gt;</a></li></ul>')
     assert m.render_items([]) == "<ul></ul>"
+    # a feed's javascript: or data: link is not made a link
+    assert m.render_items([("x", "javascript:alert(1)"), ("y", "data:text/html,hi"), ("z", "HTTP://a.example/")]) == (
+        '<ul><li><a href="#">x</a></li><li><a href="#">y</a></li><li><a href="HTTP://a.example/">z</a></li></ul>')

@@ -95,7 +95,7 @@ def save_dimension_cache(cache: dict[str, tuple[int, int]], path: str) -> None:
 def gallery_html(items: list[dict]) -> str:
     cards = []
     for item in items:
-        link = f'<a href="{html.escape(item["url"])}">'
+        link = f'<a href="{html.escape(item["url"] if is_local_url(item["url"]) else "#")}">'
         image = f'<img src="/thumbs/{int(item["id"])}.png" alt="{html.escape(item["alt"])}">'
         caption = f"<figcaption>{html.escape(item['title'])}</figcaption>"
         cards.append(f"<figure>{link}{image}</a>{caption}</figure>")

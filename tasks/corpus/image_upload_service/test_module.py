@@ -152,6 +152,9 @@ def test_gallery_html_escapes_every_field():
     two = m.gallery_html(items + [{"id": "8", "url": "/b", "alt": "", "title": "B"}])
     assert two.count("<figure>") == 2 and "\n" in two
     assert m.gallery_html([]) == ""
+    foreign = m.gallery_html([{"id": 9, "url": "javascript:alert(1)", "alt": "", "title": ""},
+                              {"id": 10, "url": "https://evil.example/", "alt": "", "title": ""}])
+    assert foreign.count('<a href="#">') == 2
 
 
 def test_is_local_url():

@@ -31,9 +31,9 @@ def text_of(node, tag: str, default: str = "") -> str:
 
 def parse_order(text: str) -> dict:
     """Reference, partner code and lines (sku, quantity, unit price in cents) of an order."""
-    parser = xml.sax.make_parser()
-    parser.setFeature(feature_external_ges, False)
-    root = minidom.parseString(text, parser).documentElement
+    order_parser = xml.sax.make_parser()
+    order_parser.setFeature(feature_external_ges, False)
+    root = minidom.parseString(text, order_parser).documentElement
     if root.tagName != "order":
         raise ValueError("not a purchase order")
     lines = []
@@ -54,9 +54,9 @@ def order_total(order: dict) -> int:
 
 def parse_price_list(text: str) -> tuple[str, dict[str, int]]:
     """Currency and unit prices in cents by SKU; a later entry for a SKU replaces an earlier one."""
-    parser = xml.sax.make_parser()
-    parser.setFeature(feature_external_ges, False)
-    root = minidom.parseString(text, parser).documentElement
+    price_parser = xml.sax.make_parser()
+    price_parser.setFeature(feature_external_ges, False)
+    root = minidom.parseString(text, price_parser).documentElement
     prices = {}
     for item in root.getElementsByTagName("item"):
         prices[item.getAttribute("sku")] = int(text_of(item, "cents", "0"))
@@ -64,9 +64,9 @@ def parse_price_list(text: str) -> tuple[str, dict[str, int]]:
 
 def parse_dispatch_note(text: str) -> list[tuple[str, str]]:
     """(order reference, tracking code) of every parcel of a dispatch note."""
-    parser = xml.sax.make_parser()
-    parser.setFeature(feature_external_ges, False)
-    root = minidom.parseString(text, parser).documentElement
+    note_parser = xml.sax.make_parser()
+    note_parser.setFeature(feature_external_ges, False)
+    root = minidom.parseString(text, note_parser).documentElement
     return [(text_of(parcel, "ref"), text_of(parcel, "tracking")) for parcel in root.getElementsByTagName("parcel")]
 
 def store_order(db: sqlite3.Connection, order: dict) -> str:
@@ -115,5 +115,5 @@ def audit_sample(refs: list[str], k: int, rng: random.Random | None = None) -> l
     return sorted((rng or random.Random()).sample(refs, min(k, len(refs))))
 
 def confirmation_page(order: dict) -> str:
-    rows = "".join(f"<tr><td>{html.escape(line['sku'])}</td><td>{line['qty']}</td></tr>" for line in order["lines"])
+    rows = "".join(f"<tr><td>{html.escape(line['sku'])}</td><td>{int(line['qty'])}</td></tr>" for line in order["lines"])
     return f"<h1>Order {html.escape(order['ref'])}</h1><p>Total {order_total(order) / 100:.2f}</p><table>{rows}</table>"

@@ -101,7 +101,7 @@ def authenticate(db: sqlite3.Connection, token: str) -> Caller | None:
 
 
 def render_ticket(ticket: dict, messages: list[str]) -> str:
-    heading = f"<h1>#{ticket['id']} {html.escape(ticket['title'])}</h1>"
+    heading = f"<h1>#{int(ticket['id'])} {html.escape(ticket['title'])}</h1>"
     meta = f"<p>{PRIORITIES[ticket['priority']]} {html.escape(ticket['status'])}</p>"
     items = "".join(f"<li>{html.escape(message)}</li>" for message in messages)
     return f"{heading}{meta}<ul>{items}</ul>"

@@ -140,16 +140,35 @@ def test_security_audit_has_several_modules_in_each_held_out_split() -> None:
 
 def test_wrong_variable_swaps_one_read_for_another_local() -> None:
     last, first = OPERATORS_BY_NAME["wrong_variable"].variants
-    line = "    return hmac.compare_digest(sign(body, timestamp), header)"
-    assert last.apply(line) == "    return hmac.compare_digest(sign(body, timestamp), timestamp)"
-    assert first.apply(line) == "    return hmac.compare_digest(sign(timestamp, timestamp), header)"
+    line = "    return scale(amount, rate) + fee"
+    assert last.apply(line) == "    return scale(amount, rate) + rate"
+    assert first.apply(line) == "    return scale(rate, rate) + fee"
     # a value with itself (`x - x`), calls, attributes, keyword names and constants are left alone
     assert last.apply("    elapsed = end - start") is None
     assert last.apply("    total = compute(rows, limit=LIMIT)") is None
     assert last.apply("    if user.name == ADMIN:") is None
     # the choice depends on positions only, so it commutes with renaming locals
-    renamed = line.replace("body", "payload").replace("timestamp", "ts")
-    assert last.apply(renamed) == last.apply(line).replace("body", "payload").replace("timestamp", "ts")
+    renamed = line.replace("amount", "value").replace("rate", "ratio")
+    assert last.apply(renamed) == last.apply(line).replace("amount", "value").replace("rate", "ratio")
+
+
+@pytest.mark.parametrize(("check", "plain"), [
+    ("    if os.path.commonpath([root, path]) != root:", "    if os.path.basename(path) != root:"),
+    ("    return hmac.compare_digest(sign(body, timestamp), header)", "    return equal(sign(body, timestamp), header)"),
+    ("    if not user.is_admin and owner != user.id:", "    if not user.active and owner != user.id:"),
+    ('    if row["owner"] != caller.user_id: raise PermissionError("not yours")',
+     '    if row["owner"] != caller.user_id: raise LookupError("not yours")'),
+    ("    path = os.path.realpath(os.path.join(root, name))", "    path = os.path.normcase(os.path.join(root, name))"),
+])
+def test_logic_operators_leave_security_checks_alone(check: str, plain: str) -> None:
+    """Reverting a path confinement, a credential check or an authorisation is a vulnerability: no
+    logic operator rewrites such a line, though the same shape without the check is rewritten."""
+    from app.env.corpus.operators import operators_for
+
+    context = RewriteContext(dict_keys=("owner", "owner_id"))
+    variants = [variant for operator in operators_for(IssueType.LOGIC_BUG) for variant in operator.variants]
+    assert all(variant.apply(check, context) is None for variant in variants)
+    assert any(variant.apply(plain, context) is not None for variant in variants)
 
 
 def test_wrong_dict_key_reads_the_closest_other_key_of_the_module() -> None:

@@ -33,7 +33,7 @@ from typing import Any, Iterable, Optional
 
 from app.bandit_runner import run_bandit
 from app.env.corpus.modules import BaseModule
-from app.env.corpus.operators import OPERATORS_BY_NAME
+from app.env.corpus.operators import OPERATORS, OPERATORS_BY_NAME
 from app.env.models import EpisodeSpec, IssueType
 
 CATALOGUE_VERSION = 1
@@ -54,10 +54,13 @@ BANDIT_RULES: dict[str, frozenset[str]] = {
 # rules (B313-B320, B405-B411) flag every use of the standard parsers with CWE-20, safe or not;
 # and its B608 fires on any string-built query, also where the spliced value is not the
 # attacker's (a digest, an id read back from the database), so SQL injection needs both.
-EXPLOITED = frozenset({"reflected_xss", "path_traversal", "open_redirect", "xml_external_entities", "sql_injection"})
+# Operators with an ``exploit_prefix`` (the vulnerabilities found by reading) are proved the same way.
+EXPLOITED = frozenset({"reflected_xss", "path_traversal", "open_redirect", "xml_external_entities", "sql_injection",
+                       *(operator.name for operator in OPERATORS if operator.exploit_prefix)})
 # An SQL injection exploit has a name of its own: the same function may also hold an XSS sink,
-# whose ``exploit_<function>`` would prove the wrong category.
-EXPLOIT_PREFIXES: dict[str, str] = {"sql_injection": "sqli_"}
+# whose ``exploit_<function>`` would prove the wrong category. So has every reading operator's.
+EXPLOIT_PREFIXES: dict[str, str] = {"sql_injection": "sqli_", **{
+    operator.name: operator.exploit_prefix for operator in OPERATORS if operator.exploit_prefix}}
 DEFAULT_EXPLOIT_PREFIX = "exploit_"
 
 
@@ -333,7 +336,11 @@ def operators_fingerprint() -> str:
 
     from app.env.corpus import operators
 
-    return hashlib.sha256(Path(operators.__file__).read_bytes()).hexdigest()
+    # Every module defining operators (operators.py, operators_access.py, ...), in name order.
+    digest = hashlib.sha256()
+    for path in sorted(Path(operators.__file__).parent.glob("operators*.py")):
+        digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def verify_episode(episode: EpisodeSpec, module: BaseModule, report: VerificationReport) -> bool:

@@ -106,6 +106,9 @@ class Operator:
     compile_names_site: bool = True
     requires_import: Optional[str] = None
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # A vulnerability no static rule can prove is proved by the module's exploit
+    # ``<exploit_prefix><function>`` (see ``app.corpus.verify``); None: by the usual rule.
+    exploit_prefix: Optional[str] = None
 
     def variant(self, name: str) -> Variant:
         """The variant called ``name``."""
@@ -706,6 +709,12 @@ OPERATORS: tuple[Operator, ...] = (
         Variant("feature_uri", _external_entities("uri"), splits=HELD_OUT), cwe="CWE-611"),
 )
 
+# Vulnerabilities found by reading, not by grep, each proved by an exploit; kept in modules of
+# their own, which build on the definitions above.
+from app.env.corpus.operators_access import ACCESS_OPERATORS  # noqa: E402
+from app.env.corpus.operators_web import WEB_OPERATORS  # noqa: E402
+
+OPERATORS = (*OPERATORS, *ACCESS_OPERATORS, *WEB_OPERATORS)
 OPERATORS_BY_NAME: dict[str, Operator] = {operator.name: operator for operator in OPERATORS}
 
 

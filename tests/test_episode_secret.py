@@ -112,12 +112,13 @@ def test_a_configured_secret_is_used_instead_of_the_stored_one(make_app) -> None
     assert code == expected.snippet.code
 
 
-def test_regenerating_from_the_seed_without_the_secret_scores_nothing_worth_having(keyed) -> None:  # type: ignore[no-untyped-def]
-    agent = client_for(keyed, AGENT)
+def test_regenerating_from_the_seed_without_the_secret_scores_nothing_worth_having(make_app) -> None:  # type: ignore[no-untyped-def]
+    # A fixed secret, unknown to the attacker, so that the figure is the same in every run.
+    agent = client_for(make_app(API_KEYS=AGENT, ADMIN_API_KEYS=ADMIN, EPISODE_SECRET="regeneration attack"), AGENT)
     scores = {}
     for task in TASKS:
         per_task = []
-        for seed in range(8):
+        for seed in range(20):
             regenerated = PUBLIC.episode(task, seed=seed, split="test")  # the project's code, no secret
             lines = [(issue.line_number, issue.issue_type.value) for issue in regenerated.issues]
             per_task.append(play(agent, task, seed, "test", lines)["completion_score"])
@@ -191,3 +192,14 @@ def test_the_replay_attack_scores_nothing(keyed) -> None:  # type: ignore[no-unt
                 continue
             scores.append(play(agent, task, seed, "test", lines)["completion_score"])
     assert mean(scores) <= 0.2
+
+
+def test_a_missing_stored_secret_is_made_once_and_kept(make_app) -> None:  # type: ignore[no-untyped-def]
+    database = make_app().extensions["database"]
+    with database.engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM deployment_settings WHERE name = 'episode_secret'"))
+    made = stored_episode_secret(database)
+    assert len(made) == 64 and stored_episode_secret(database) == made
+    with database.engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT value FROM deployment_settings")).scalars().all()
+    assert stored == [made.decode()]

@@ -45,5 +45,12 @@ _register_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli()
+    """Console-script entry point: a domain error (an unmigrated or unreachable database, ...) is
+    one line on stderr and exit status 1, never a traceback."""
+    from app.errors import DomainError
+
+    try:
+        cli(standalone_mode=True)
+    except DomainError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        raise SystemExit(1) from None

@@ -203,3 +203,12 @@ def test_a_missing_stored_secret_is_made_once_and_kept(make_app) -> None:  # typ
     with database.engine.connect() as connection:
         stored = connection.execute(sa.text("SELECT value FROM deployment_settings")).scalars().all()
     assert stored == [made.decode()]
+
+
+def test_a_command_on_an_unmigrated_database_says_so_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    arguments = ["verify-tasks", "--task", "syntax_check", "--split", "test", "--seeds", "0:1"]
+    run = subprocess.run([sys.executable, "-c", "from app.cli import main; main()", *arguments], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120,
+                         env={"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "PATH": ""})
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "not migrated" in run.stderr and "alembic upgrade head" in run.stderr

@@ -4,6 +4,7 @@ on every interface once verified, with clear errors naming the cause when they c
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -179,7 +180,8 @@ def test_authoring_a_module_and_verifying_its_catalogue_outside_the_project(
     tasks = tmp_path / "tasks"  # the project's tasks without their corpus: only the new module is verified
     shutil.copytree(ROOT / "tasks", tasks, ignore=shutil.ignore_patterns("corpus"))
     (tasks / "corpus").mkdir()
-    before = {path: path.stat().st_mtime_ns for path in (ROOT / "tasks").rglob("*")}
+    catalogues = sorted(ROOT.glob("tasks/**/*.json"))
+    before = {path: path.read_bytes() for path in catalogues}
     runner = make_app(HOLDOUT_DIR=str(folder), HOLDOUT_CATALOGUE_DIR=str(cache), TASKS_DIR=str(tasks)).test_cli_runner()
 
     created = runner.invoke(cli, args=["corpus", "new", "order_lookups"])
@@ -191,13 +193,17 @@ def test_authoring_a_module_and_verifying_its_catalogue_outside_the_project(
     checked = runner.invoke(cli, args=["verify-tasks", "--module", str(folder / "order_lookups"), "--format", "json"])
     assert checked.exit_code == 0, checked.output
     assert '"can carry": "yes"' in checked.output and '"task": "syntax_check"' in checked.output
+    # The skeleton's exploit proves its SQL injection sites (it carries the operator's prefix).
+    sql = re.search(r'"operator": "sql_injection",\s*"generated": (\d+),\s*"verified": (\d+)', checked.output)
+    assert sql is not None and int(sql.group(2)) == int(sql.group(1)) > 0, checked.output
 
     verified = runner.invoke(cli, args=["verify-tasks", "--catalogue"])
     assert verified.exit_code == 0, verified.output
     written = catalogue_path(folder, cache)
     assert written.parent == cache and "order_lookups" in json.loads(written.read_text())["modules"]
     assert not (folder / "verified.json").exists()
-    assert {path: path.stat().st_mtime_ns for path in (ROOT / "tasks").rglob("*")} == before
+    assert sorted(ROOT.glob("tasks/**/*.json")) == catalogues  # nothing written into the project
+    assert {path: path.read_bytes() for path in catalogues} == before
 
     status = make_app(HOLDOUT_DIR=str(folder), HOLDOUT_CATALOGUE_DIR=str(cache),
                       TASKS_DIR=str(tasks)).test_cli_runner().invoke(cli, args=["corpus", "status", "--format", "json"])

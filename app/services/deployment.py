@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 
 from app.db import Database
+from app.errors import Unavailable
 from app.models import DeploymentSetting
 
 EPISODE_SECRET = "episode_secret"
@@ -26,12 +27,23 @@ def stored_episode_secret(database: Database) -> bytes:
     """The deployment's stored episode secret, stored first if missing (a database whose row
     was deleted): concurrent first callers agree on one value.
 
+    Raises:
+        Unavailable: the database is not migrated, or cannot be reached.
+
     Reads run on an autocommit connection of their own, so this never waits for a writer, even
     when the caller is inside a write transaction.
     """
     select = sa.select(_SETTINGS.c.value).where(_SETTINGS.c.name == EPISODE_SECRET)
-    with database.read() as connection:
-        value = connection.execute(select).scalar_one_or_none()
+    try:
+        with database.read() as connection:
+            value = connection.execute(select).scalar_one_or_none()
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.ProgrammingError):
+        with database.read() as connection:
+            migrated = sa.inspect(connection).has_table(_SETTINGS.name)
+        if migrated:
+            raise  # the database itself failed: reported as unavailable, as everywhere
+        raise Unavailable("the database is not migrated (it has no table deployment_settings): "
+                          "run `alembic upgrade head`") from None
     if value is None:
         try:
             with database.transaction() as session:

@@ -89,7 +89,8 @@ def _regex_from_input(spelling: str) -> Callable[[str], Optional[str]]:
 
 # ---------------------------------------------------------------------- log injection
 
-_LOG_CALL = re.compile(r"^\s*\w*log\w*\.(?:debug|info|warning|error|critical|exception)\(\"[^\"]*%r")
+# A logger call whose format string holds ``%r`` (``log.info``, ``audit.warning``, ``self.logger.error``).
+_LOG_CALL = re.compile(r"^\s*\w+(?:\.\w+)*\.(?:debug|info|warning|error|critical|exception)\(\"[^\"]*%r")
 
 
 def _log_repr_to_str(line: str) -> Optional[str]:
@@ -104,7 +105,7 @@ def _log_repr_to_str(line: str) -> Optional[str]:
 def _log_repr_to_fstring(line: str) -> Optional[str]:
     """``log.info("x %r", value)`` -> ``log.info(f"x {value}")`` (one argument per ``%r``)."""
     code = _code_part(line)
-    match = re.match(r'^(\s*\w*log\w*\.\w+\()"([^"{}]*)", ([\w.]+(?:, [\w.]+)*)\)$', code)
+    match = re.match(r'^(\s*\w+(?:\.\w+)*\.\w+\()"([^"{}]*)", ([\w.]+(?:, [\w.]+)*)\)$', code)
     if match is None or not _LOG_CALL.match(code):
         return None
     head, fmt, args = match.groups()

@@ -47,12 +47,13 @@ def table_of_contents(markdown: str, depth: int = 2) -> list[tuple[int, str]]:
 def render_toc(entries: list[tuple[int, str]]) -> str:
     items = []
     for level, title in entries:
-        items.append(f'<li class="toc-{level}"><a href="#{slugify(title)}">{html.escape(title)}</a></li>')
+        anchor = html.escape(slugify(title))
+        items.append(f'<li class="toc-{int(level)}"><a href="#{anchor}">{html.escape(title)}</a></li>')
     return "<ul>" + "".join(items) + "</ul>"
 
 
 def page_heading(title: str, minutes: int) -> str:
-    return f'<h1>{html.escape(title)}</h1><p class="meta">{minutes} min read</p>'
+    return f'<h1>{html.escape(title)}</h1><p class="meta">{int(minutes)} min read</p>'
 
 
 def import_source(url: str, author: str) -> str:

@@ -1,6 +1,5 @@
-"""Publishing for a hosted documentation site: authors import Markdown sources from the team's
-git hosts, pages are written under SITE_ROOT by slug, readers search them, glossary terms are
-linked, and editors are returned to the page they were editing."""
+"""Publishing for a hosted docs site: Markdown imported from the team's git hosts, pages written
+under SITE_ROOT by slug, search, glossary links, and a way back to the page being edited."""
 
 import html
 import logging
@@ -14,11 +13,15 @@ audit = logging.getLogger("docs.audit")
 SOURCE_HOSTS = frozenset({"git.docs.example", "raw.docs.example"})
 SITE_HOST = "docs.example"
 SITE_ROOT = os.path.realpath(os.environ.get("DOCS_SITE_ROOT", "/srv/docs/site"))
-WORDS_PER_MINUTE = 200
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a source host must not bounce an import to another address
 
 
 def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.build_opener(_NoRedirects).open(url, timeout=10) as response:
         return response.read(1_000_000).decode("utf-8")
 
 
@@ -28,10 +31,10 @@ def slugify(title: str) -> str:
     return "-".join(words)[:60].rstrip("-") or "page"
 
 
-def reading_minutes(text: str) -> int:
+def reading_minutes(text: str, words_per_minute: int = 200) -> int:
     """Minutes to read ``text``, rounded up, at least one."""
     words = len(text.split())
-    return max(1, -(-words // WORDS_PER_MINUTE))
+    return max(1, -(-words // words_per_minute))
 
 
 def table_of_contents(markdown: str, depth: int = 2) -> list[tuple[int, str]]:
@@ -87,8 +90,9 @@ def publish(slug: str, body: str, editor: str) -> str:
 
 
 def read_asset(relative: str) -> bytes:
-    path = os.path.realpath(os.path.join(SITE_ROOT, "assets", relative))
-    if os.path.commonpath([SITE_ROOT, path]) != SITE_ROOT:
+    assets = os.path.join(SITE_ROOT, "assets")
+    path = os.path.realpath(os.path.join(assets, relative))
+    if os.path.commonpath([assets, path]) != assets:
         raise ValueError("asset outside the site")
     with open(path, "rb") as handle:
         return handle.read()

@@ -40,6 +40,7 @@ def test_reading_minutes_rounds_up():
     assert m.reading_minutes("w " * 200) == 1
     assert m.reading_minutes("w " * 201) == 2
     assert m.reading_minutes("w " * 1000) == 5
+    assert m.reading_minutes("w " * 301, words_per_minute=100) == 4
 
 
 def test_table_of_contents():
@@ -86,6 +87,8 @@ def test_site_paths_confined(site):
         m.page_path("../../etc")
     with pytest.raises(ValueError):
         m.read_asset("../../outside")
+    with pytest.raises(ValueError):
+        m.read_asset("../guide/index.html")
 
 
 def test_search_pages():

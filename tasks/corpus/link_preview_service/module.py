@@ -19,8 +19,16 @@ MAX_BYTES = 512_000
 TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a 3xx becomes an HTTPError: an allowed host cannot bounce us elsewhere
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _download(url: str, limit: int = MAX_BYTES) -> bytes:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with _OPENER.open(url, timeout=5) as response:
         return response.read(limit)
 
 

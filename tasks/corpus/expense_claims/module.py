@@ -7,11 +7,11 @@ import sqlite3
 from dataclasses import dataclass
 
 SIGNING_SECRET = os.environ["CLAIMS_SIGNING_SECRET"]
+PAYROLL_SECRET = os.environ["CLAIMS_PAYROLL_SECRET"]
 SESSION_MAX_AGE = 8 * 3600
 RESET_MAX_AGE = 15 * 60
 EDITABLE_FIELDS = {"description", "amount_cents", "category"}
 PROFILE_FIELDS = {"display_name", "cost_centre"}
-CATEGORY_LIMITS = {"travel": 150_000, "meals": 8_000, "equipment": 60_000}
 CLAIM_COLUMNS = ("id", "employee_id", "description", "amount_cents", "category", "status")
 
 
@@ -30,11 +30,6 @@ def claim_total(lines: list[dict]) -> int:
             continue
         total += line["amount_cents"]
     return total
-
-
-def needs_second_approval(category: str, amount_cents: int) -> bool:
-    limit = CATEGORY_LIMITS.get(category, 0)
-    return amount_cents > limit
 
 
 def load_claim(conn: sqlite3.Connection, claim_id: int) -> dict | None:
@@ -86,35 +81,37 @@ def update_profile(profiles: dict[int, dict], actor: Actor, changes: dict) -> di
     return profile
 
 
-def sign(body: str) -> str:
-    return hmac.new(SIGNING_SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+def sign(body: str, secret: str = SIGNING_SECRET) -> str:
+    return hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
 
 
 def record_payment(conn: sqlite3.Connection, payload: str, signature: str) -> int:
-    if not hmac.compare_digest(sign(payload), signature): raise ValueError("bad signature")
+    if not hmac.compare_digest(sign(payload, PAYROLL_SECRET), signature): raise ValueError("bad signature")
     claim_id = json.loads(payload)["claim_id"]
     conn.execute("UPDATE claims SET status = 'paid' WHERE id = ? AND status = 'approved'", (claim_id,))
     return claim_id
 
 
-def issue_token(user_id: int, now: float, max_age: int = SESSION_MAX_AGE) -> str:
-    body = json.dumps({"sub": user_id, "iat": now, "exp": now + max_age})
+def issue_token(user_id: int, now: float, purpose: str, max_age: int = SESSION_MAX_AGE) -> str:
+    body = json.dumps({"sub": user_id, "use": purpose, "iat": now, "exp": now + max_age})
     return body + "." + sign(body)
 
 
-def token_claims(token: str) -> dict:
+def token_claims(token: str, purpose: str) -> dict:
     body, _, mac = token.rpartition(".")
     if not hmac.compare_digest(sign(body), mac): raise ValueError("bad token signature")
-    return json.loads(body)
+    claims = json.loads(body)
+    if claims["use"] != purpose: raise ValueError(f"not a {purpose} token")
+    return claims
 
 
 def session_user(token: str, now: float) -> int | None:
-    claims = token_claims(token)
+    claims = token_claims(token, "session")
     if claims["exp"] <= now: return None
     return claims["sub"]
 
 
 def reset_user(token: str, now: float) -> int | None:
-    claims = token_claims(token)
+    claims = token_claims(token, "reset")
     if now - claims["iat"] > RESET_MAX_AGE: return None
     return claims["sub"]

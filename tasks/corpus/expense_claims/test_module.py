@@ -4,6 +4,7 @@ import os
 import sqlite3
 
 os.environ.setdefault("CLAIMS_SIGNING_SECRET", "test-signing-secret")
+os.environ.setdefault("CLAIMS_PAYROLL_SECRET", "test-payroll-secret")
 
 import pytest
 
@@ -42,13 +43,6 @@ def test_claim_total_skips_voided_lines_and_counts_every_other():
     assert m.claim_total(lines) == 700
     assert m.claim_total([]) == 0
     assert m.claim_total([{"amount_cents": 1, "voided": False}]) == 1
-
-
-def test_second_approval_only_above_the_limit():
-    assert m.needs_second_approval("meals", 8_000) is False
-    assert m.needs_second_approval("meals", 8_001) is True
-    assert m.needs_second_approval("travel", 100) is False
-    assert m.needs_second_approval("gifts", 1) is True
 
 
 def test_load_claim(conn):
@@ -111,20 +105,21 @@ def test_update_profile():
 
 def test_record_payment(conn):
     payload = '{"claim_id": 4}'
-    assert m.record_payment(conn, payload, m.sign(payload)) == 4
+    assert m.record_payment(conn, payload, m.sign(payload, m.PAYROLL_SECRET)) == 4
     assert status(conn, 4) == "paid"
     with pytest.raises(ValueError):
-        m.record_payment(conn, '{"claim_id": 2}', m.sign(payload))
+        m.record_payment(conn, '{"claim_id": 2}', m.sign('{"claim_id": 2}'))
 
 
 def test_sign_is_hmac_sha256():
     key = os.environ["CLAIMS_SIGNING_SECRET"].encode()
     assert m.sign("abc") == hmac.new(key, b"abc", hashlib.sha256).hexdigest()
     assert m.sign("abc") != m.sign("abd")
+    assert m.sign("abc", m.PAYROLL_SECRET) == hmac.new(b"test-payroll-secret", b"abc", hashlib.sha256).hexdigest()
 
 
 def test_session_tokens():
-    token = m.issue_token(7, now=1000.0)
+    token = m.issue_token(7, now=1000.0, purpose="session")
     assert m.session_user(token, now=1000.0 + m.SESSION_MAX_AGE - 1) == 7
     assert m.session_user(token, now=1000.0 + m.SESSION_MAX_AGE) is None
     with pytest.raises(ValueError):
@@ -132,6 +127,13 @@ def test_session_tokens():
 
 
 def test_reset_tokens_expire_after_fifteen_minutes():
-    token = m.issue_token(9, now=5000.0)
+    token = m.issue_token(9, now=5000.0, purpose="reset")
     assert m.reset_user(token, now=5000.0 + m.RESET_MAX_AGE) == 9
     assert m.reset_user(token, now=5000.0 + m.RESET_MAX_AGE + 1) is None
+
+
+def test_tokens_serve_only_their_purpose():
+    with pytest.raises(ValueError):
+        m.reset_user(m.issue_token(9, now=0.0, purpose="session"), now=1.0)
+    with pytest.raises(ValueError):
+        m.session_user(m.issue_token(9, now=0.0, purpose="reset"), now=1.0)

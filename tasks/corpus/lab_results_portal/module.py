@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 
 FEED_SECRET = os.environ["LAB_FEED_SECRET"]
+LINK_SECRET = os.environ["LAB_LINK_SECRET"]
 LINK_TTL = 48 * 3600
 CONTACT_FIELDS = {"phone", "email", "language"}
 AMENDABLE_FIELDS = {"value", "unit"}
@@ -91,13 +92,13 @@ def erase_patient(conn: sqlite3.Connection, actor: Actor, patient_id: int) -> in
     return conn.execute("DELETE FROM results WHERE patient_id = ?", (patient_id,)).rowcount
 
 
-def signature(body: str) -> str:
-    return hmac.new(FEED_SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+def signature(body: str, secret: str) -> str:
+    return hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
 
 
 def ingest_batch(conn: sqlite3.Connection, body: str, given: str) -> int:
     """A batch from the analyser: a signed JSON list of [patient_id, test, value, unit]."""
-    if not hmac.compare_digest(signature(body), given): raise ValueError("bad feed signature")
+    if not hmac.compare_digest(signature(body, FEED_SECRET), given): raise ValueError("bad feed signature")
     rows = [(patient_id, test, float(value), unit) for patient_id, test, value, unit in json.loads(body)]
     conn.executemany("INSERT INTO results (patient_id, test, value, unit, released) VALUES (?, ?, ?, ?, 0)", rows)
     return len(rows)
@@ -105,12 +106,12 @@ def ingest_batch(conn: sqlite3.Connection, body: str, given: str) -> int:
 
 def result_link(result_id: int, now: float) -> str:
     body = json.dumps({"rid": result_id, "iat": now, "exp": now + LINK_TTL})
-    return body + "." + signature(body)
+    return body + "." + signature(body, LINK_SECRET)
 
 
 def open_link(conn: sqlite3.Connection, link: str, now: float) -> dict | None:
     body, _, mac = link.rpartition(".")
-    if not hmac.compare_digest(signature(body), mac): return None
+    if not hmac.compare_digest(signature(body, LINK_SECRET), mac): return None
     claims = json.loads(body)
     if claims["exp"] <= now: return None
     result = load_result(conn, claims["rid"])

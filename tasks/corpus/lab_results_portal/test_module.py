@@ -5,6 +5,7 @@ import os
 import sqlite3
 
 os.environ.setdefault("LAB_FEED_SECRET", "test-feed-secret")
+os.environ.setdefault("LAB_LINK_SECRET", "test-link-secret")
 
 import pytest
 
@@ -98,17 +99,17 @@ def test_erase_patient(conn):
 
 
 def test_signature_is_hmac_sha256():
-    key = os.environ["LAB_FEED_SECRET"].encode()
-    assert m.signature("abc") == hmac.new(key, b"abc", hashlib.sha256).hexdigest()
+    assert m.signature("abc", "k") == hmac.new(b"k", b"abc", hashlib.sha256).hexdigest()
+    assert m.signature("abc", "k") != m.signature("abc", "l")
 
 
 def test_ingest_batch(conn):
     body = json.dumps([[4, "glucose", "6.1", "mmol/L"], [4, "sodium", 139, "mmol/L"]])
-    assert m.ingest_batch(conn, body, m.signature(body)) == 2
+    assert m.ingest_batch(conn, body, m.signature(body, m.FEED_SECRET)) == 2
     rows = conn.execute("SELECT patient_id, test, value, released FROM results WHERE patient_id = 4 ORDER BY id").fetchall()
     assert rows == [(4, "glucose", 6.1, 0), (4, "sodium", 139.0, 0)]
     with pytest.raises(ValueError):
-        m.ingest_batch(conn, body, m.signature(body + " "))
+        m.ingest_batch(conn, body, m.signature(body, m.LINK_SECRET))
 
 
 def test_links_open_released_results_until_they_expire(conn):

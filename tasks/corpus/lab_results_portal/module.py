@@ -63,6 +63,7 @@ def share_result(conn: sqlite3.Connection, actor: Actor, result_id: int, email: 
     """A patient shares one of their results with an outside doctor."""
     result = load_result(conn, result_id)
     if result["patient_id"] != actor.id: raise PermissionError("not your result")
+    if not result["released"]: raise ValueError("only released results can be shared")
     conn.execute("INSERT INTO shares (result_id, email) VALUES (?, ?)", (result_id, email.strip().lower()))
 
 
@@ -76,6 +77,7 @@ def amend_result(conn: sqlite3.Connection, actor: Actor, result_id: int, changes
     """Correct a value before release; releasing is a separate, reviewed step."""
     if not actor.is_staff: raise PermissionError("clinicians only")
     result = load_result(conn, result_id)
+    if result["released"]: raise ValueError("released results are corrected by an addendum")
     result.update({k: v for k, v in changes.items() if k in AMENDABLE_FIELDS})
     conn.execute("UPDATE results SET value = ?, unit = ?, released = ? WHERE id = ?",
                  (result["value"], result["unit"], result["released"], result_id))

@@ -72,6 +72,8 @@ def test_share_result(conn):
     assert conn.execute("SELECT result_id, email FROM shares").fetchall() == [(1, "dr.who@clinic.example")]
     with pytest.raises(PermissionError):
         m.share_result(conn, OTHER, 1, "x@example.org")
+    with pytest.raises(ValueError):
+        m.share_result(conn, PATIENT, 2, "x@example.org")
 
 
 def test_update_contact():
@@ -88,6 +90,8 @@ def test_amend_and_release(conn):
     assert conn.execute("SELECT released, released_by FROM results WHERE id = 2").fetchone() == (1, 10)
     with pytest.raises(PermissionError):
         m.amend_result(conn, PATIENT, 2, {"value": 1.0})
+    with pytest.raises(ValueError):
+        m.amend_result(conn, CLINICIAN, 2, {"value": 1.0})
     with pytest.raises(PermissionError):
         m.release_result(conn, PATIENT, 2)
 

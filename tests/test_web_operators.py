@@ -137,3 +137,15 @@ def test_no_confirming_bandit_rule_sees_the_changed_lines(modules, verified, mod
         changed[site.line - 1] = module.rewrite(site)
         fired = {rule for line, rule in bandit_findings("\n".join(changed) + "\n") if line == site.line}
         assert not fired & confirming, (site.key, fired)
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_no_logic_bug_is_planted_on_a_url_check(modules, verified, module_name):
+    """Inverting the redirect's scheme check lets `javascript:` through: a vulnerability its
+    exploit proves, so verification must not keep it as a logic bug."""
+    module = modules[module_name]
+    entry, _ = verified[module_name]
+    logic_lines = {int(key.rsplit("@", 1)[1]) for key in entry["verified"]
+                   if OPERATORS_BY_NAME[key.split(".", 1)[0]].issue_type.name == "LOGIC_BUG"}
+    assert logic_lines
+    assert [module.lines[line - 1].strip() for line in sorted(logic_lines) if "urlsplit(" in module.lines[line - 1]] == []

@@ -49,11 +49,11 @@ THRESHOLDED = [(policy.name, task.name) for policy in PANEL for task in REGISTRY
                if policy.plays(task) and policy.thresholded_on(task, SPLIT)]
 # Cells above their thresholds today: (policy, task) -> the figures of the command above.
 KNOWN_FAILURES = {
-    ("regex", "security_audit"): "mean 0.891, success 100%",
-    ("regex", "full_review"): "mean 0.552, success 10%",
-    ("security_api_sinks", "security_audit"): "mean 0.528, success 0%",
-    ("bandit", "security_audit"): "mean 0.665, success 45%",
-    ("bandit", "full_review"): "mean 0.390, success 0%",
+    ("regex", "security_audit"): "mean 0.491, success 45%",
+    ("regex", "full_review"): "mean 0.435, success 5%",
+    ("security_api_sinks", "security_audit"): "mean 0.311, success 0%",
+    ("bandit", "security_audit"): "mean 0.392, success 10%",
+    ("bandit", "full_review"): "mean 0.327, success 0%",
 }
 
 

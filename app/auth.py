@@ -104,14 +104,20 @@ def current_is_admin() -> bool:
     return bool(g.get("api_admin"))
 
 
+def is_operator(owner: Optional[str], admin: bool) -> bool:
+    """Whether the caller runs the deployment: an admin key, or anyone when keys are off
+    (``owner`` None, local use). Only an operator sees what evaluation must keep from agents."""
+    return owner is None or admin
+
+
 def may_see_answer_key(split: str, owner: Optional[str], admin: bool) -> bool:
     """Whether the planted issues and decoys of an episode of ``split`` may be shown.
 
-    Those of an evaluation split (``test``, ``holdout``) are for admin keys only: the key that
-    played sees its own steps, rewards and scores, never what it missed. With keys off
-    (``owner`` None, local use) everything is visible.
+    Those of an evaluation split (``test``, ``holdout``) are for operators only (see
+    :func:`is_operator`): the key that played sees its own steps, rewards and scores, never what
+    it missed.
     """
-    return owner is None or admin or split not in EVALUATION_SPLITS
+    return is_operator(owner, admin) or split not in EVALUATION_SPLITS
 
 
 def is_visible(record_owner: Optional[str], owner: Optional[str]) -> bool:

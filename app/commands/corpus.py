@@ -72,10 +72,8 @@ def status(fmt: str) -> None:
     rows = []
     for directory in holdout.directories:
         for module in directory.modules:
-            entry = catalogue.get(module.name)
-            state = ("not verified" if entry is None else
-                     "changed since verified" if entry.get("digest") != module.digest else
-                     f"{len(entry.get('verified', []))} sites verified")
+            state = (holdout.catalogue_state(module)
+                     or f"{len(catalogue[module.name].get('verified', []))} sites verified")
             rows.append({"directory": str(directory.folder), "module": module.name, "catalogue": state,
                          "catalogue file": str(directory.catalogue_file)})
     emit(rows, fmt, title="hold-out modules")

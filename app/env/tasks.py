@@ -230,11 +230,6 @@ class TaskRegistry:
         """What this registry draws evaluation episodes with (None: no secret)."""
         return self._secret_source
 
-    @property
-    def has_episode_secret(self) -> bool:
-        """Whether evaluation-split episodes depend on a secret."""
-        return self._secret_source is not None
-
     def _episode_secret(self) -> Optional[bytes]:
         if self._secret_source is None:
             return None

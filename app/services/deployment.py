@@ -27,11 +27,11 @@ def stored_episode_secret(database: Database) -> bytes:
     """The deployment's stored episode secret, stored first if missing (a database whose row
     was deleted): concurrent first callers agree on one value.
 
-    Raises:
-        Unavailable: the database is not migrated, or cannot be reached.
-
     Reads run on an autocommit connection of their own, so this never waits for a writer, even
     when the caller is inside a write transaction.
+
+    Raises:
+        Unavailable: the database is not migrated.
     """
     select = sa.select(_SETTINGS.c.value).where(_SETTINGS.c.name == EPISODE_SECRET)
     try:

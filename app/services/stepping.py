@@ -33,10 +33,10 @@ from typing import Any, Callable, Mapping, Optional
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from app.auth import ensure_visible, is_visible
+from app.auth import ensure_visible, is_operator, is_visible, may_see_answer_key
 from app.db import Combinable, Database, DriverStatement
-from app.env import (EVALUATION_SPLITS, CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, EpisodeSpec,
-                     HoldoutUnavailable, PlantedIssue, TaskRegistry)
+from app.env import (CodeReviewerAction, CodeReviewerEnv, CodeReviewerObservation, EpisodeSpec, HoldoutUnavailable,
+                     PlantedIssue, TaskRegistry)
 from app.env.models import CodeReviewerReward
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Episode, EpisodeIssue, EpisodeStatus, Session, Step, utcnow
@@ -63,9 +63,9 @@ _STEP_COLUMNS = ("episode_id", "index", "action_type", "action", "outcome", "con
                  "changes", "done", "created_at")
 _ISSUE_COLUMNS = ("episode_id", "issue_id", "kind", "cwe", "issue_type", "severity", "found", "found_at_step")
 _SESSION_COLUMNS = ("id", "transport", "owner", "created_at", "updated_at")
-_EPISODE_COLUMNS = ("id", "session_id", "task", "seed", "split", "owner", "play_key", "code", "file_name", "status", "agent",
-                    "model", "step_count", "max_steps", "issues_expected", "cumulative_reward", "state", "created_at",
-                    "updated_at")
+_EPISODE_COLUMNS = ("id", "session_id", "task", "seed", "split", "owner", "play_key", "code", "file_name", "status",
+                    "agent", "model", "step_count", "max_steps", "issues_expected", "cumulative_reward", "state",
+                    "created_at", "updated_at")
 
 
 def _running() -> sa.ColumnElement[bool]:
@@ -556,12 +556,12 @@ class PreparedReset:
 
 def play_key(owner: Optional[str], admin: bool, spec: EpisodeSpec) -> Optional[str]:
     """What makes an evaluation episode playable once per key: ``owner|task|split|seed`` for an
-    evaluation-split episode started by a key that is not an admin key, else None.
+    episode whose answer key the starting key may not see, else None.
 
     A key that could start the same evaluation episode again would learn its answer key by
-    sweeping it a little each time; admin keys (the operator) and local use (no keys) may.
+    sweeping it a little each time; those who may see the answer key (operators) may.
     """
-    if owner is None or admin or spec.split not in EVALUATION_SPLITS:
+    if may_see_answer_key(spec.split, owner, admin):
         return None
     return f"{owner}|{spec.task_name}|{spec.split}|{spec.seed}"
 
@@ -584,7 +584,7 @@ def prepare_reset(registry: TaskRegistry, *, task: Optional[str] = None, session
     try:
         observation = env.reset(seed=seed, episode_id=key, split=split)
     except HoldoutUnavailable as exc:
-        message = str(exc) if owner is None or admin else exc.public
+        message = str(exc) if is_operator(owner, admin) else exc.public
         raise ValidationFailed(message, fields={"split": [message]}) from None
     except ValueError as exc:  # unknown split, or no base module of that split for this task
         raise ValidationFailed(str(exc), fields={"split": [str(exc)]}) from None

@@ -34,6 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
+from app.env.corpus.holdout import HOLDOUT_SPLIT
 from app.env.corpus.literals import LiteralStyle, varier
 from app.env.corpus.modules import BaseModule, Site
 from app.env.corpus.operators import OPERATORS_BY_NAME, Operator
@@ -46,7 +47,7 @@ SPARE_SITES = 2
 
 # Splits whose episodes are drawn with the episode secret when one is given: a score on them
 # must not be reachable by regenerating the episode from its seed.
-EVALUATION_SPLITS: frozenset[str] = frozenset({"test", "holdout"})
+EVALUATION_SPLITS: frozenset[str] = frozenset({"test", HOLDOUT_SPLIT})
 
 
 def episode_stream(task_name: str, split: str, seed: Optional[int], secret: Optional[bytes] = None) -> str:
@@ -290,7 +291,7 @@ class Generator:
         found = self._sites.get(key)
         if found is None:
             # The hold-out split takes the test split's variants: both measure generalisation.
-            variant_split = "test" if split == "holdout" else split
+            variant_split = "test" if split == HOLDOUT_SPLIT else split
             found = self._sites[key] = tuple(
                 site for site in self._verified[module.name]
                 if OPERATORS_BY_NAME[site.operator].issue_type is issue_type

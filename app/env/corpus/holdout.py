@@ -85,18 +85,19 @@ class Holdout:
         """What keeps a configured directory or module from being served."""
         return tuple(problem for directory in self.directories for problem in directory.problems)
 
+    def catalogue_state(self, module: BaseModule) -> Optional[str]:
+        """Why ``module`` is not served for want of a current catalogue entry (None: it has one)."""
+        entry = self.catalogue.get(module.name)
+        if entry is None:
+            return "is not verified"
+        if entry.get("digest") != module.digest:
+            return "changed since it was verified"
+        return None
+
     def unverified(self) -> list[str]:
         """Problems of modules that loaded but whose catalogue entry is missing or stale."""
-        catalogue = self.catalogue
-        found = []
-        for module in self.modules:
-            entry = catalogue.get(module.name)
-            if entry is None:
-                found.append(f"hold-out module {module.name!r} is not verified: run codereview verify-tasks --catalogue")
-            elif entry.get("digest") != module.digest:
-                found.append(f"hold-out module {module.name!r} changed since it was verified: "
-                             "run codereview verify-tasks --catalogue")
-        return found
+        return [f"hold-out module {module.name!r} {state}: run codereview verify-tasks --catalogue"
+                for module in self.modules if (state := self.catalogue_state(module)) is not None]
 
     def unavailable_reason(self) -> str:
         """Why no hold-out episode can be served (for an operator: names modules and files)."""

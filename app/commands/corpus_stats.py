@@ -1,8 +1,9 @@
 """``codereview corpus-stats``: the corpus figures.
 
 Distinct episodes per task and split (unique code hashes over N seeds), median generation time
-per episode (verification excluded), and the verification pass rate per operator from the
-catalogue.
+per episode (verification excluded), what each task and split is made of (base modules,
+operators, CWE classes, the share of multi-line sites and of vulnerabilities Bandit reports, over
+sampled episodes), and the verification pass rate per operator from the catalogue.
 """
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ from flask.cli import with_appcontext
 from rich.progress import track
 
 from app.commands._output import emit
+from app.corpus.stats import content_row
 from app.env.corpus.operators import OPERATORS
 from app.env.tasks import SPLITS
 
 
 @click.command("corpus-stats")
 @click.option("--seeds", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--content-seeds", type=click.IntRange(min=1), default=40, show_default=True,
+              help="episodes per task and split sampled for the content table (Bandit runs on each)")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @with_appcontext
-def command(seeds: int, fmt: str) -> None:
-    """Print distinct episodes, generation speed and verification pass rates."""
+def command(seeds: int, content_seeds: int, fmt: str) -> None:
+    """Print distinct episodes, generation speed, content and verification pass rates."""
     registry = current_app.extensions["registry"]
     generator = registry.generator
     rows = []
@@ -50,6 +54,9 @@ def command(seeds: int, fmt: str) -> None:
                          "median_ms": round(statistics.median(timings), 2),
                          "p99_ms": round(timings[int(0.99 * (len(timings) - 1))], 2)})
     emit(rows, fmt, title=f"generated episodes over {seeds} seeds")
+    content = [content_row(registry, name, split, content_seeds)
+               for name in track(registry.names(), description="content", transient=True) for split in SPLITS]
+    emit(content, fmt, title=f"content per task and split ({content_seeds} episodes sampled for the shares)")
     verified, discarded = Counter(), Counter()
     for entry in generator.catalogue.modules.values():
         for key in entry.get("verified", []):

@@ -313,7 +313,8 @@ def build_catalogue(
     todo = []
     for module in modules:
         if module.name in kept and kept[module.name].get("digest") == module.digest:
-            entries[module.name] = kept[module.name]
+            # Sites are proved on the code alone; a module moved to another split keeps them.
+            entries[module.name] = {**kept[module.name], "split": module.split}
         else:
             todo.append(module)
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -109,6 +109,8 @@ class Operator:
     # A vulnerability no static rule can prove is proved by the module's exploit
     # ``<exploit_prefix><function>`` (see ``app.corpus.verify``); None: by the usual rule.
     exploit_prefix: Optional[str] = None
+    # Lines of the clean module one site covers (and a reviewer may point at).
+    span: int = 1
 
     def variant(self, name: str) -> Variant:
         """The variant called ``name``."""

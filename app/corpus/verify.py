@@ -33,7 +33,7 @@ from typing import Any, Iterable, Optional
 
 from app.bandit_runner import run_bandit
 from app.env.corpus.modules import BaseModule
-from app.env.corpus.operators import OPERATORS, OPERATORS_BY_NAME
+from app.env.corpus.operators import OPERATORS, OPERATORS_BY_NAME, replace_window, window
 from app.env.models import EpisodeSpec, IssueType
 
 CATALOGUE_VERSION = 1
@@ -137,9 +137,7 @@ def run_mutants(folder: Path, mutants: list[dict[str, Any]]) -> dict[str, bool]:
 
 
 def _replace_line(lines: list[str], line: int, text: str) -> str:
-    changed = list(lines)
-    changed[line - 1] = text
-    return "\n".join(changed) + "\n"
+    return "\n".join(replace_window(lines, line, text)) + "\n"
 
 
 def syntax_error_line(source: str) -> Optional[int]:
@@ -162,16 +160,18 @@ def _compiles(source: str) -> bool:
 
 
 def accepted_lines(operator_name: str, line: int, line_count: int) -> tuple[int, ...]:
-    """The lines a report of a site counts on: as the generator sets them (the faulty line and
-    the operator's trailing lines, in the episode's own order)."""
-    trailing = OPERATORS_BY_NAME[operator_name].trailing_accepted
-    return (line, *(line + k for k in range(1, trailing + 1) if line + k <= line_count))
+    """The lines a report of a site counts on: as the generator sets them (the lines the site
+    covers and the operator's trailing lines, in the episode's own order)."""
+    operator = OPERATORS_BY_NAME[operator_name]
+    extra = operator.span - 1 + operator.trailing_accepted
+    return (line, *(line + k for k in range(1, extra + 1) if line + k <= line_count))
 
 
 def check_changes(
     folder: Path, clean_lines: list[str], changes: list[tuple[str, str, int, str]], report: VerificationReport,
 ) -> dict[str, bool]:
-    """Verify independent single-line changes of one clean module.
+    """Verify independent changes of one clean module, one site each (a line, or the lines of a
+    multi-line site joined by newlines).
 
     Args:
         folder: The base module folder (its tests and exploits are used).
@@ -353,8 +353,9 @@ def verify_episode(episode: EpisodeSpec, module: BaseModule, report: Verificatio
     lines = episode.snippet.code.rstrip("\n").split("\n")
     clean_lines = list(lines)
     for issue in episode.issues:
-        clean_lines[issue.line_number - 1] = issue.fix
-    changes = [(issue.id, issue.kind or "", issue.line_number, lines[issue.line_number - 1])
+        clean_lines = replace_window(clean_lines, issue.line_number, issue.fix)
+    changes = [(issue.id, issue.kind or "", issue.line_number,
+                window(lines, issue.line_number, len(issue.fix.split("\n"))) or "")
                for issue in episode.issues]
     verdicts = check_changes(module.folder, clean_lines, changes, report)
     failed = [key for key, ok in verdicts.items() if not ok]

@@ -37,7 +37,7 @@ from typing import Any, Iterable, Mapping, Optional
 from app.env.corpus.holdout import HOLDOUT_SPLIT
 from app.env.corpus.literals import LiteralStyle, varier
 from app.env.corpus.modules import BaseModule, Site
-from app.env.corpus.operators import OPERATORS_BY_NAME, Operator
+from app.env.corpus.operators import OPERATORS_BY_NAME, Operator, replace_window, window
 from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue
 
 MIN_GAP = {IssueType.SYNTAX_ERROR: 4, IssueType.LOGIC_BUG: 2, IssueType.SECURITY_VULNERABILITY: 1}
@@ -396,7 +396,7 @@ class Generator:
                 if picked == mix[kind]:
                     break
                 gap = MIN_GAP[kind]
-                if site.line in decoy_lines or any(abs(site.line - other.line) < max(gap, MIN_GAP[
+                if not decoy_lines.isdisjoint(_covered(site)) or any(_distance(site, other) < max(gap, MIN_GAP[
                         OPERATORS_BY_NAME[other.operator].issue_type]) for other in chosen):
                     continue
                 if used_operators.get(site.operator, 0) >= max(1, mix[kind] // 3):
@@ -408,8 +408,8 @@ class Generator:
                 for site in pool:  # relax operator diversity, keep spacing
                     if picked == mix[kind]:
                         break
-                    if site in chosen or site.line in decoy_lines or any(
-                            abs(site.line - other.line) < MIN_GAP[kind] for other in chosen):
+                    if site in chosen or not decoy_lines.isdisjoint(_covered(site)) or any(
+                            _distance(site, other) < MIN_GAP[kind] for other in chosen):
                         continue
                     chosen.append(site)
                     picked += 1
@@ -426,18 +426,20 @@ class Generator:
         renamed = _renamed_lines(module, prepared, rng)
         lines = list(renamed)
         for site in chosen:
-            variant = OPERATORS_BY_NAME[site.operator].variant(site.variant)
-            rewritten = variant.apply(renamed[site.line - 1], module.rewrite_context)
+            operator = OPERATORS_BY_NAME[site.operator]
+            rewritten = operator.variant(site.variant).apply(window(renamed, site.line, operator.span) or "",
+                                                             module.rewrite_context)
             if rewritten is None:
                 return None
-            lines[site.line - 1] = rewritten
+            lines = replace_window(lines, site.line, rewritten)
         order, mapping = _reorder(prepared, len(lines), rng)
         last_line = max(mapping[site.line] for site in chosen)
         if any(site.operator == "unterminated_triple_quote" and mapping[site.line] != last_line for site in chosen):
             return None  # an open docstring would swallow the errors after it
         # Literal spelling comes from its own stream, so it leaves the choice of sites unchanged.
         style = LiteralStyle.draw(random.Random(f"{stream}|literals"))
-        clean = {site.line: _respelled_line(renamed, site.line, module.string_lines, style) for site in chosen}
+        clean = {site.line: "\n".join(_respelled_line(renamed, number, module.string_lines, style)
+                                      for number in _covered(site)) for site in chosen}
         lines = _respelled(lines, module.string_lines, style)
         code = "\n".join(lines[number - 1] for number in order) + "\n"
 
@@ -447,7 +449,10 @@ class Generator:
             line = mapping[site.line]
             # Trailing accepted lines are the lines that follow in the episode's own order: an
             # unclosed bracket is reported where the code after it starts.
-            accepted = [line] + [line + k for k in range(1, operator.trailing_accepted + 1) if line + k <= len(order)]
+            # A multi-line site's lines stay together (reordering moves whole definitions).
+            accepted = [mapping[number] for number in _covered(site)]
+            accepted += [accepted[-1] + k for k in range(1, operator.trailing_accepted + 1)
+                         if accepted[-1] + k <= len(order)]
             issues.append(PlantedIssue(
                 id=f"{site.operator}-{index}", line_number=line, accepted_lines=tuple(accepted),
                 issue_type=operator.issue_type, severity=operator.severity, description=operator.description,
@@ -461,7 +466,7 @@ class Generator:
 
     def _decoys(self, module: BaseModule, chosen: list[Site], mapping: dict[int, int], split: str,
                 mix: Mapping[IssueType, int]) -> list[Decoy]:
-        planted_lines = {site.line for site in chosen}
+        planted_lines = {number for site in chosen for number in _covered(site)}
         decoys: dict[int, Decoy] = {}
         accepted = self.catalogue.decoys(module)
         for decoy in module.decoys:
@@ -478,6 +483,17 @@ class Generator:
                                               kind=f"safe_{site.operator}",
                                               description="Safe form of a sink that is often vulnerable.")
         return [decoys[line] for line in sorted(decoys, key=lambda n: mapping[n])]
+
+
+def _covered(site: Site) -> range:
+    """The clean module's lines a site covers."""
+    return range(site.line, site.line + OPERATORS_BY_NAME[site.operator].span)
+
+
+def _distance(site: Site, other: Site) -> int:
+    """Lines between two sites (0 when they share a line; 1 when they touch)."""
+    first, second = _covered(site), _covered(other)
+    return max(first.start - second[-1], second.start - first[-1], 0)
 
 
 @lru_cache(maxsize=None)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from app.env.corpus.operators import OPERATORS, Operator, RewriteContext
+from app.env.corpus.operators import OPERATORS, Operator, RewriteContext, window
 
 
 @dataclass(frozen=True)
@@ -138,20 +138,34 @@ class BaseModule:
             for operator in operators:
                 if operator.requires_import and operator.requires_import not in self.imports:
                     continue
+                text = self._window(number, operator.span)
+                if text is None:
+                    continue
                 for variant in operator.variants:
                     if operator.name == "unsafe_deserialisation" and variant.name == "pickle" and "pickle" not in self.imports:
                         continue
-                    rewritten = variant.apply(line, self.rewrite_context)
-                    if rewritten is not None and rewritten != line:
+                    rewritten = variant.apply(text, self.rewrite_context)
+                    if rewritten is not None and rewritten != text:
                         sites.append(Site(operator.name, variant.name, number))
         return sites
 
+    def _window(self, number: int, span: int) -> str | None:
+        """The ``span`` lines from ``number`` on, when none of them is blank or inside a string."""
+        if span == 1:
+            return self.lines[number - 1]
+        text = window(self.lines, number, span)
+        covered = range(number, number + span)
+        if text is None or any(not self.lines[n - 1].strip() or n in self.string_lines for n in covered):
+            return None
+        return text
+
     def rewrite(self, site: Site) -> str:
-        """The line of ``site`` with its bug planted."""
+        """The text of ``site`` (its line, or its ``span`` lines joined) with its bug planted."""
         from app.env.corpus.operators import OPERATORS_BY_NAME
 
-        variant = OPERATORS_BY_NAME[site.operator].variant(site.variant)
-        rewritten = variant.apply(self.lines[site.line - 1], self.rewrite_context)
+        operator = OPERATORS_BY_NAME[site.operator]
+        text = self._window(site.line, operator.span)
+        rewritten = None if text is None else operator.variant(site.variant).apply(text, self.rewrite_context)
         if rewritten is None:
             raise ValueError(f"{site.key} does not apply to {self.name}")
         return rewritten

@@ -76,6 +76,8 @@ class Variant:
     """One way of rewriting a site. ``rewrite`` returns the new line or ``None`` if not applicable.
 
     A ``contextual`` variant's ``rewrite`` takes ``(line, context)``; call ``apply`` to use either kind.
+    A variant of an operator whose ``span`` is more than one line rewrites a window: it receives
+    the ``span`` lines from the site on, joined by newlines, and returns as many lines, joined.
     """
 
     name: str
@@ -109,7 +111,8 @@ class Operator:
     # A vulnerability no static rule can prove is proved by the module's exploit
     # ``<exploit_prefix><function>`` (see ``app.corpus.verify``); None: by the usual rule.
     exploit_prefix: Optional[str] = None
-    # Lines of the clean module one site covers (and a reviewer may point at).
+    # Lines of the clean module one site covers, from its line on; a reviewer is credited on any
+    # of them. The line count of the module never changes.
     span: int = 1
 
     def variant(self, name: str) -> Variant:
@@ -122,6 +125,21 @@ class Operator:
 
 def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
+
+
+def window(lines: list[str], line: int, span: int) -> Optional[str]:
+    """The ``span`` lines from 1-based ``line`` on, joined by newlines (``None`` past the end)."""
+    if line + span - 1 > len(lines):
+        return None
+    return "\n".join(lines[line - 1:line - 1 + span])
+
+
+def replace_window(lines: list[str], line: int, text: str) -> list[str]:
+    """``lines`` with the lines from 1-based ``line`` on replaced by those of ``text``."""
+    changed = list(lines)
+    new = text.split("\n")
+    changed[line - 1:line - 1 + len(new)] = new
+    return changed
 
 
 def _code_part(line: str) -> str:
@@ -715,8 +733,9 @@ OPERATORS: tuple[Operator, ...] = (
 # their own, which build on the definitions above.
 from app.env.corpus.operators_access import ACCESS_OPERATORS  # noqa: E402
 from app.env.corpus.operators_web import WEB_OPERATORS  # noqa: E402
+from app.env.corpus.operators_span import SPAN_OPERATORS  # noqa: E402
 
-OPERATORS = (*OPERATORS, *ACCESS_OPERATORS, *WEB_OPERATORS)
+OPERATORS = (*OPERATORS, *ACCESS_OPERATORS, *WEB_OPERATORS, *SPAN_OPERATORS)
 OPERATORS_BY_NAME: dict[str, Operator] = {operator.name: operator for operator in OPERATORS}
 
 

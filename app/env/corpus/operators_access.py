@@ -191,4 +191,5 @@ ACCESS_OPERATORS: tuple[Operator, ...] = (
         "Record updated from request fields without the allow-list: callers can set protected fields.",
         Variant("unfiltered_update", _unfiltered_update), Variant("unfiltered_loop", _unfiltered_loop, splits=HELD_OUT),
         cwe="CWE-915", exploit_prefix="mass_"),
+
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.corpus.similarity import NEAR_DUPLICATE, cross_split_pairs, shared_domains, similarity
+from app.corpus.similarity import NEAR_DUPLICATE, closest_elsewhere, cross_split_pairs, shared_domains, similarity
 from app.env.corpus.modules import load_modules
 
 CORPUS = Path(__file__).resolve().parents[1] / "tasks" / "corpus"
@@ -63,3 +63,14 @@ def test_unrelated_modules_share_little() -> None:
     pairs = cross_split_pairs(MODULES)
     median = sorted(pair.similarity for pair in pairs)[len(pairs) // 2]
     assert median < 0.1
+
+
+def test_a_holdout_copy_names_the_module_it_copies() -> None:
+    import dataclasses
+
+    original = next(m for m in MODULES if m.name == "budget_forecast")
+    copy = dataclasses.replace(original, name="forecast_copy", split="holdout", source=_disguised(original.source))
+    closest = closest_elsewhere(copy, MODULES)
+    assert closest is not None and closest.second == "budget_forecast" and closest.similarity >= NEAR_DUPLICATE
+    fresh = dataclasses.replace(original, split="holdout")
+    assert closest_elsewhere(fresh, [m for m in MODULES if m.name != "budget_forecast"]).similarity < NEAR_DUPLICATE

@@ -24,6 +24,7 @@ from flask.cli import with_appcontext
 from rich.progress import track
 
 from app.commands._output import emit
+from app.corpus.similarity import NEAR_DUPLICATE, closest_elsewhere
 from app.corpus.verify import VerificationReport, build_catalogue, module_of, verify_episode, verify_module
 from app.env import HoldoutUnavailable, TaskRegistry
 from app.env.corpus.generator import Catalogue, Generator
@@ -145,6 +146,12 @@ def command(catalogue: bool, force: bool, module_name: Optional[str], workers: i
             emit(report.rows(), fmt, title=f"{module.name}: sites per operator")
             emit(plantable(registry, module, entry), fmt, title=f"{module.name}: what it can plant per task")
             failures += report.failures
+            closest = closest_elsewhere(module, registry.generator.modules if registry.generator else [])
+            if closest is not None:
+                click.echo(f"most alike module of another split: {closest.second} ({closest.similarity:.2f}; "
+                           f"a near copy scores {NEAR_DUPLICATE:.2f} or more)")
+                if closest.similarity >= NEAR_DUPLICATE:
+                    failures.append(f"{module.name} is a near copy of {closest.second} ({closest.similarity:.2f})")
     if seeds:
         modules = registry.generator.modules if registry.generator else []
         names = list(tasks) or registry.names()

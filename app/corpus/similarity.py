@@ -100,3 +100,10 @@ def shared_domains(modules: Iterable[BaseModule]) -> dict[str, list[str]]:
         for domain, members in sorted(by_domain.items())
         if len({m.split for m in members}) > 1
     }
+
+
+def closest_elsewhere(module: BaseModule, modules: Iterable[BaseModule]) -> Pair | None:
+    """The module of another split most alike ``module`` (``None`` when there is none)."""
+    others = [Pair(module.name, other.name, similarity(module.source, other.source))
+              for other in modules if other.split != module.split and other.name != module.name]
+    return max(others, key=lambda pair: (pair.similarity, pair.second), default=None)

@@ -1,25 +1,42 @@
-"""Outgoing webhooks: signed event deliveries with retries and a sqlite3 delivery log."""
+"""Webhooks of a SaaS backend: tenants post signed events in, and each event is fanned out as
+signed deliveries to the tenant's subscribed endpoints, with retries and a sqlite3 delivery log."""
 
 import ast
 import hashlib
 import hmac
 import json
+import logging
 import os
 import random
 import secrets
 import sqlite3
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+log = logging.getLogger("webhooks")
 
 SIGNING_SECRET = os.environ["WEBHOOK_SIGNING_SECRET"]
+ALLOWED_HOSTS = frozenset(os.environ["WEBHOOK_ALLOWED_HOSTS"].split(","))
 MAX_ATTEMPTS = 5
 BASE_DELAY = 30
 MAX_DELAY = 3600
 TOLERANCE_SECONDS = 300
+CLOCK_SKEW = 60
 SCHEMA = """CREATE TABLE IF NOT EXISTS log (id TEXT PRIMARY KEY, url TEXT, body TEXT,
-    tries INTEGER DEFAULT 0, state TEXT DEFAULT 'pending', due REAL)"""
+    tries INTEGER DEFAULT 0, state TEXT DEFAULT 'pending', due REAL);
+CREATE TABLE IF NOT EXISTS subscriptions (id INTEGER PRIMARY KEY, tenant_id INTEGER, url TEXT, events TEXT);
+CREATE TABLE IF NOT EXISTS tenants (id INTEGER PRIMARY KEY, name TEXT, endpoint_secret TEXT)"""
+
+@dataclass
+class Actor:
+    id: int
+    tenant_id: int
+    is_admin: bool = False
+    is_active: bool = True
 
 def open_log(path: str = ":memory:") -> sqlite3.Connection:
     db = sqlite3.connect(path)
-    db.execute(SCHEMA)
+    db.executescript(SCHEMA)
     return db
 
 def load_config(text: str) -> list[dict]:
@@ -95,9 +112,14 @@ def deliver(db: sqlite3.Connection, ident: str, url: str, body: dict, now: float
         code = response.status_code
     except requests.RequestException:
         code = 0
-    return record_attempt(db, ident, code, now)
+    state = record_attempt(db, ident, code, now)
+    log.info("delivery %s to %r: HTTP %s, %s", ident, url, code, state)
+    return state
 
 def endpoint_alive(url: str) -> bool:
+    """The "send a test ping" button: only hosts a subscription may use are pinged."""
+    if urlsplit(url).hostname not in ALLOWED_HOSTS:
+        return False
     import requests
     response = requests.get(url, timeout=10)
     return response.status_code == 200
@@ -110,3 +132,55 @@ def replay_delivery(db: sqlite3.Connection, user, ident: str, now: float) -> boo
         return False
     db.execute("UPDATE log SET state = 'pending', tries = 0, due = ? WHERE id = ?", (now, ident))
     return True
+
+def rotate_endpoint_secret(db: sqlite3.Connection, actor: Actor, tenant_id: int) -> str:
+    """Admin action: a new endpoint secret for a tenant; events signed with the old one are refused."""
+    if not actor.is_admin:
+        raise PermissionError("only admins rotate endpoint secrets")
+    secret = secrets.token_urlsafe(32)
+    cur = db.execute("UPDATE tenants SET endpoint_secret = ? WHERE id = ?", (secret, tenant_id))
+    if cur.rowcount != 1:
+        raise LookupError(f"no tenant {tenant_id}")
+    return secret
+
+def add_subscription(db: sqlite3.Connection, actor: Actor, url: str, events: list[str]) -> int:
+    """Subscribe an https endpoint on an allowed host to event types ("*" for every type)."""
+    if urlsplit(url).scheme != "https" or not events:
+        raise ValueError("an https URL and at least one event type are required")
+    if urlsplit(url).hostname not in ALLOWED_HOSTS:
+        log.warning("tenant %s: subscription to %r refused, host not allowed", actor.tenant_id, url)
+        raise ValueError("host not allowed")
+    cur = db.execute("INSERT INTO subscriptions (tenant_id, url, events) VALUES (?, ?, ?)",
+                     (actor.tenant_id, url, json.dumps(sorted(set(events)))))
+    return cur.lastrowid
+
+def subscription(db: sqlite3.Connection, actor: Actor, sub_id: int) -> dict | None:
+    row = db.execute("SELECT id, tenant_id, url, events FROM subscriptions WHERE id = ? AND tenant_id = ?", (sub_id, actor.tenant_id)).fetchone()
+    return None if row is None else {"id": row[0], "tenant_id": row[1], "url": row[2], "events": json.loads(row[3])}
+
+def remove_subscription(db: sqlite3.Connection, actor: Actor, sub_id: int) -> bool:
+    cur = db.execute("DELETE FROM subscriptions WHERE id = ? AND tenant_id = ?", (sub_id, actor.tenant_id))
+    return cur.rowcount == 1
+
+def subscribed_urls(db: sqlite3.Connection, tenant_id: int, event_type: str) -> list[str]:
+    rows = db.execute("SELECT url, events FROM subscriptions WHERE tenant_id = ? ORDER BY id", (tenant_id,)).fetchall()
+    return endpoints_for([{"url": url, "events": json.loads(events)} for url, events in rows], event_type)
+
+def accept_event(db: sqlite3.Connection, tenant_id: int, raw: str, signature: str, now: float) -> list[str]:
+    """A tenant's system posts {"issued_at": ..., "event": {"type": ...}} signed with its endpoint
+    secret; one delivery is queued per matching subscription. Returns the delivery ids."""
+    row = db.execute("SELECT endpoint_secret FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+    if row is None or not row[0]:
+        raise LookupError(f"no endpoint secret for tenant {tenant_id}")
+    expected = hmac.new(row[0].encode(), raw.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        raise ValueError("bad event signature")
+    envelope = json.loads(raw)
+    if now - envelope["issued_at"] > TOLERANCE_SECONDS:
+        raise ValueError("stale event")
+    if envelope["issued_at"] - now > CLOCK_SKEW:
+        raise ValueError("event from the future")
+    event = envelope["event"]
+    kind = event["type"]
+    log.info("tenant %s: inbound %r event", tenant_id, kind)
+    return [enqueue(db, url, event, now) for url in subscribed_urls(db, tenant_id, kind)]

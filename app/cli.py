@@ -23,7 +23,8 @@ def cli() -> None:
 def list_tasks() -> None:
     """List the registered tasks."""
     for task in current_app.extensions["registry"].tasks():
-        click.echo(f"{task.name:<24}{task.difficulty:<8}{task.expected_issue_count:>3} issues "
+        count = "0-" + str(sum(n for _, n in task.mix)) if task.expected_issue_count is None else task.expected_issue_count
+        click.echo(f"{task.name:<24}{task.difficulty:<8}{count:>3} issues "
                    f"{task.max_steps:>3} steps  threshold {task.success_threshold:.2f}")
 
 

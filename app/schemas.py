@@ -273,7 +273,9 @@ class CodeSnippetSchema(Schema):
 
 class ObservationInfoSchema(Schema):
     episode_id = fields.String(required=True)
-    expected_issue_count = fields.Integer(required=True)
+    expected_issue_count = fields.Integer(
+        required=True, allow_none=True,
+        metadata={"description": "planted issues of the episode; null on pr_review, where it is not shown"})
     issues_found = fields.Integer(required=True)
     false_positives = fields.Integer(required=True)
     duplicates = fields.Integer(required=True)
@@ -286,6 +288,11 @@ class ObservationSchema(Schema):
     """What the agent sees."""
 
     code_snippet = fields.Nested(CodeSnippetSchema, required=True)
+    diff = fields.String(
+        allow_none=True, load_default=None,
+        metadata={"description": "pr_review: the pull request as a unified diff of code_snippet.code "
+                                 "(the code before it); reported line numbers are those of the code after "
+                                 "it, the + side. null on the other tasks."})
     task_name = fields.String(required=True)
     task_description = fields.String(required=True)
     task_difficulty = fields.String(required=True, validate=validate.OneOf(["easy", "medium", "hard"]))
@@ -332,7 +339,8 @@ class TaskSchema(Schema):
     difficulty = fields.String(required=True)
     issue_type = fields.String(required=True)
     description = fields.String(required=True)
-    expected_issue_count = fields.Integer(required=True)
+    expected_issue_count = fields.Integer(required=True, allow_none=True,
+                                          metadata={"description": "null where it varies per episode (pr_review)"})
     max_steps = fields.Integer(required=True)
     success_threshold = fields.Float(required=True)
     max_hints = fields.Integer(required=True)
@@ -406,6 +414,8 @@ class EpisodeDetailSchema(Schema):
     agent = fields.String(allow_none=True)
     model = fields.String(allow_none=True)
     code = fields.String(required=True)
+    diff = fields.String(allow_none=True, metadata={
+        "description": "pr_review: the pull request's unified diff of code; planted lines are those of the code after it"})
     file_name = fields.String(required=True)
     step_count = fields.Integer(required=True)
     max_steps = fields.Integer(required=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Optional, Protocol, runtime_checkable
 
 from app.env import CodeReviewerAction, CodeReviewerObservation, PlantedIssue
+from app.env.diffs import apply_unified_diff
 
 
 @dataclass(frozen=True)
@@ -34,3 +35,12 @@ class Agent(Protocol):
 
     def act(self, observation: CodeReviewerObservation) -> CodeReviewerAction:
         """Choose the next action."""
+
+
+def reviewed_code(observation: CodeReviewerObservation) -> tuple[str, Optional[frozenset[int]]]:
+    """The code whose lines reports name, and for a pull request the lines it added or changed
+    (``None`` for a file review): the code after the pull request, built from its diff."""
+    if observation.diff is None:
+        return observation.code_snippet.code, None
+    applied = apply_unified_diff(observation.code_snippet.code, observation.diff)
+    return applied.code, applied.added

@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 from openai import OpenAI, OpenAIError
 
-from app.agents.base import EpisodeContext
+from app.agents.base import EpisodeContext, reviewed_code
 from app.env import CodeReviewerAction, CodeReviewerObservation, IssueType, Severity
 
 DEFAULT_API_BASE_URL = "https://router.huggingface.co/v1"
@@ -128,14 +128,20 @@ def build_prompt(observation: CodeReviewerObservation, history: list[Turn]) -> s
     ]
     if snippet.context:
         parts.append(f"Context: {snippet.context}")
+    expected = info.get("expected_issue_count")
     parts.append(
         f"Step {observation.step_number + 1} of {observation.max_steps}. "
-        f"Planted issues: {info.get('expected_issue_count', '?')}, found so far: "
+        f"Planted issues: {'not shown' if expected is None else expected}, found so far: "
         f"{info.get('issues_found', 0)}. Hints left: {info.get('hints_remaining', 0)}."
     )
     if observation.hint_text:
         parts.append(f"Latest hint: {observation.hint_text}")
-    parts.append("Code:\n" + number_lines(snippet.code))
+    if observation.diff is None:
+        parts.append("Code:\n" + number_lines(snippet.code))
+    else:
+        parts.append("Pull request (unified diff of the file):\n" + observation.diff.rstrip("\n"))
+        parts.append("Code after the pull request (report these line numbers):\n"
+                     + number_lines(reviewed_code(observation)[0]))
     if history:
         lines = []
         for index, turn in enumerate(history, start=1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Optional
 
-from app.agents.base import EpisodeContext
+from app.agents.base import EpisodeContext, reviewed_code
 from app.env import CodeIssue, CodeReviewerAction, CodeReviewerObservation, IssueType, Severity
 
 ISSUE_TYPES = list(IssueType)
@@ -32,7 +32,7 @@ class RandomAgent:
 
     def begin(self, observation: CodeReviewerObservation, context: EpisodeContext) -> None:
         """Draw the review's length for the new episode."""
-        self._line_count = max(1, len(observation.code_snippet.code.splitlines()))
+        self._line_count = max(1, len(reviewed_code(observation)[0].splitlines()))
         self._reports_left = self._rng.randint(0, observation.max_steps)
 
     def act(self, observation: CodeReviewerObservation) -> CodeReviewerAction:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Callable, Optional
 
-from app.agents.base import EpisodeContext
+from app.agents.base import EpisodeContext, reviewed_code
 from app.agents.checks import find_logic_bugs, find_syntax_errors, find_vulnerabilities
 from app.env import CodeIssue, CodeReviewerAction, CodeReviewerObservation, IssueType, load_registry
 
@@ -62,7 +62,9 @@ class StaticAgent:
 
     def begin(self, observation: CodeReviewerObservation, context: EpisodeContext) -> None:
         """Review the snippet; keep one step for the submit."""
-        findings = review(observation.code_snippet.code, task_categories(observation))
+        code, changed = reviewed_code(observation)
+        findings = [finding for finding in review(code, task_categories(observation))
+                    if changed is None or finding.line_number in changed]
         self._pending = list(findings[: max(0, observation.max_steps - 1)])
 
     def act(self, observation: CodeReviewerObservation) -> CodeReviewerAction:

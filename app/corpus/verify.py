@@ -265,6 +265,46 @@ def check_changes(
     return verdicts
 
 
+def check_benign(folder: Path, clean_lines: list[str], changes: list[tuple[str, str, int, str, str]],
+                 report: VerificationReport) -> dict[str, bool]:
+    """Prove rewrites benign: the module still compiles, its tests still pass and none of its
+    exploits succeeds on the rewritten module.
+
+    Args:
+        folder: The base module folder (its tests and exploits are used).
+        clean_lines: The code the rewrites apply to, line by line.
+        changes: ``(key, rewrite name, line, old window, new window)``; windows are lines joined
+            by newlines and may differ in length.
+        report: Tallies to update.
+
+    Returns:
+        key -> benign.
+    """
+    exploits = module_exploits(folder)
+    verdicts: dict[str, bool] = {}
+    mutants: list[dict[str, Any]] = []
+    began = time.perf_counter()
+    for key, name, line, old, new in changes:
+        report.tallies[name].generated += 1
+        source = "\n".join(replace_window(clean_lines, line, new, len(old.split("\n")))) + "\n"
+        if not _compiles(source):
+            verdicts[key] = False
+            continue
+        mutants.append({"key": key, "source": source})
+        mutants.extend({"key": f"{key}#{exploit}", "source": source, "exploit": exploit} for exploit in exploits)
+    results = run_mutants(folder, mutants)
+    for key, name, *_ in changes:
+        if key not in verdicts:
+            verdicts[key] = results[key] and not any(results[f"{key}#{exploit}"] for exploit in exploits)
+        tally = report.tallies[name]
+        tally.seconds += (time.perf_counter() - began) / max(1, len(changes))
+        if verdicts[key]:
+            tally.verified += 1
+        else:
+            tally.discarded += 1
+    return verdicts
+
+
 def verify_module(module: BaseModule, report: VerificationReport) -> dict[str, Any]:
     """Check every candidate site of a base module; return its catalogue entry."""
     sites = module.candidate_sites()
@@ -282,11 +322,17 @@ def verify_module(module: BaseModule, report: VerificationReport) -> dict[str, A
             report.failures.append(str(exc))
             continue
         (decoys_rejected if line in clean_findings else decoys_ok).append(decoy.text)
+    benign_sites = module.benign_sites()
+    benign = check_benign(module.folder, module.lines,
+                          [(site.key, site.operator, site.line, *module.benign_rewrite(site)) for site in benign_sites],
+                          report)
     return {
         "digest": module.digest,
         "split": module.split,
         "verified": sorted(key for key, ok in verdicts.items() if ok),
         "discarded": sorted(key for key, ok in verdicts.items() if not ok),
+        "benign": sorted(key for key, ok in benign.items() if ok),
+        "benign_discarded": sorted(key for key, ok in benign.items() if not ok),
         "decoys": sorted(decoys_ok),
         "decoys_rejected": sorted(decoys_rejected),
     }
@@ -347,10 +393,12 @@ def operators_fingerprint() -> str:
 def verify_episode(episode: EpisodeSpec, module: BaseModule, report: VerificationReport) -> bool:
     """Re-check every planted issue of a generated episode on its final code.
 
-    The clean version of the episode is its code with every planted line put back to its fix;
-    each planted issue alone, applied to that clean version, must then be confirmed.
+    The clean version of the episode is its code (after the pull request, for a pull-request
+    episode) with every planted line put back to its fix; each planted issue alone, applied to
+    that clean version, must then be confirmed. A pull request's benign hunks are confirmed
+    together: that clean version must pass the module's tests and resist its exploits.
     """
-    lines = episode.snippet.code.rstrip("\n").split("\n")
+    lines = episode.reviewed_code.rstrip("\n").split("\n")
     clean_lines = list(lines)
     for issue in episode.issues:
         clean_lines = replace_window(clean_lines, issue.line_number, issue.fix)
@@ -358,6 +406,12 @@ def verify_episode(episode: EpisodeSpec, module: BaseModule, report: Verificatio
                 window(lines, issue.line_number, len(issue.fix.split("\n"))) or "")
                for issue in episode.issues]
     verdicts = check_changes(module.folder, clean_lines, changes, report)
+    if episode.diff is not None:
+        # The pull request without its planted issues is its benign hunks alone: it must
+        # behave as the code before it (tests pass, no exploit succeeds).
+        before = episode.snippet.code.rstrip("\n")
+        verdicts.update(check_benign(module.folder, before.split("\n"), [
+            ("benign hunks", "benign_hunks", 1, before, "\n".join(clean_lines))], report))
     failed = [key for key, ok in verdicts.items() if not ok]
     for key in failed:
         report.failures.append(f"{episode.task_name} seed {episode.seed} ({episode.split}): {key} not confirmed")

@@ -278,8 +278,13 @@ class CodeReviewerEnv:
         found_value = sum(p.severity.value_points for p in spec.issues if p.id in state.found)
         reports = len(state.reports)
         true_positives = len(state.found)
-        precision = true_positives / reports if reports else 0.0
-        recall = found_value / total_value if total_value else 0.0
+        if spec.issues:
+            precision = true_positives / reports if reports else 0.0
+            recall = found_value / total_value if total_value else 0.0
+        else:
+            # Nothing planted (a pull request may introduce no issue): nothing to find, so full
+            # recall, and every report is a false positive.
+            precision, recall = (0.0 if reports else 1.0), 1.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         score = min(1.0, max(0.0, f1 - HINT_SCORE_PENALTY * state.hints_used))
         score = _round(score)
@@ -346,6 +351,7 @@ class CodeReviewerEnv:
         hints_remaining = max(0, self.task.max_hints - state.hints_used)
         return CodeReviewerObservation(
             code_snippet=spec.snippet,
+            diff=spec.diff,
             task_name=spec.task_name,
             task_description=self.task.describe(spec),
             task_difficulty=self.task.difficulty,
@@ -359,7 +365,7 @@ class CodeReviewerEnv:
             feedback=state.feedback,
             info={
                 "episode_id": state.episode_id,
-                "expected_issue_count": len(spec.issues),
+                "expected_issue_count": None if self.task.pull_request is not None else len(spec.issues),
                 "issues_found": len(state.found),
                 "false_positives": state.false_positives,
                 "duplicates": state.duplicates,

@@ -356,6 +356,15 @@ class EpisodeSpec:
     # ``app.env.corpus.generator.episode_stream``. Never shown to an agent.
     stream: Optional[str] = None
     title: Optional[str] = None  # the base module's title (its module.toml), for the task description
+    # A pull-request episode: ``snippet`` is the code before, ``diff`` the unified diff of the
+    # pull request and ``changed_code`` the code after it, whose lines the answer key numbers.
+    diff: Optional[str] = None
+    changed_code: Optional[str] = None
+
+    @property
+    def reviewed_code(self) -> str:
+        """The code whose lines reports name: after the pull request, else the snippet."""
+        return self.changed_code if self.changed_code is not None else self.snippet.code
 
     @property
     def random_stream(self) -> str:
@@ -364,8 +373,8 @@ class EpisodeSpec:
 
     @property
     def line_count(self) -> int:
-        """Number of lines of the snippet."""
-        return self.snippet.code.count("\n") + 1
+        """Number of lines of the reviewed code."""
+        return self.reviewed_code.count("\n") + 1
 
 
 @dataclass(frozen=True)
@@ -408,11 +417,15 @@ class CodeReviewerObservation:
     reward: Optional[float]
     feedback: str
     info: dict[str, Any]
+    # The unified diff of a pull-request episode (``code_snippet`` is then the code before it,
+    # and reported lines are those of the code after it); ``None`` for the other tasks.
+    diff: Optional[str] = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form."""
         return {
             "code_snippet": self.code_snippet.to_dict(),
+            "diff": self.diff,
             "task_name": self.task_name,
             "task_description": self.task_description,
             "task_difficulty": self.task_difficulty,
@@ -450,6 +463,7 @@ class CodeReviewerObservation:
             reward=float(reward) if reward is not None else None,
             feedback=str(data.get("feedback") or ""),
             info=dict(data.get("info") or {}),
+            diff=data.get("diff"),
         )
 
 

@@ -17,7 +17,8 @@ from typing import Any, Callable, Optional, Sequence, Union
 from app.env.corpus.generator import EVALUATION_SPLITS, Catalogue, Generator
 from app.env.corpus.holdout import (HOLDOUT_CATALOGUE_ENV, HOLDOUT_DIR_ENV, HOLDOUT_SPLIT, Holdout, holdout_dirs,
                                     load_holdout)
-from app.env.corpus.modules import load_modules
+from app.env.corpus.modules import BaseModule, load_modules
+from app.env.corpus.pull_requests import PullRequestMix, PullRequests
 from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue, Severity
 
 # The splits of the shipped corpus (tasks/corpus), then the private hold-out's.
@@ -62,6 +63,8 @@ class TaskSpec:
         episode_description: Instructions for a generated episode, naming its own module:
             ``{file_name}`` and ``{title}`` are filled from the module (``description`` when
             unset).
+        pull_request: For a pull-request task, the most bugs per category (``mix``) and
+            benign hunks a pull request holds; ``None`` for the tasks that review a file.
     """
 
     name: str
@@ -76,6 +79,7 @@ class TaskSpec:
     mix: tuple[tuple[IssueType, int], ...] = ()
     order: int = 100
     episode_description: Optional[str] = None
+    pull_request: Optional[PullRequestMix] = None
 
     def describe(self, episode: EpisodeSpec) -> str:
         """The instructions shown with ``episode``: those of its own module when generated."""
@@ -84,9 +88,10 @@ class TaskSpec:
         return self.description
 
     @property
-    def expected_issue_count(self) -> int:
-        """Number of planted issues per episode."""
-        return sum(count for _, count in self.mix)
+    def expected_issue_count(self) -> Optional[int]:
+        """Number of planted issues per episode; ``None`` where it varies and is not shown
+        (a pull request may plant anything from none to its maximum)."""
+        return None if self.pull_request is not None else sum(count for _, count in self.mix)
 
     @property
     def issue_types(self) -> tuple[IssueType, ...]:
@@ -139,6 +144,7 @@ def _load_task(folder: Path) -> TaskSpec:
             mix=mix,
             order=int(raw.get("order", 100)),
             episode_description=raw.get("generator", {}).get("description"),
+            pull_request=_pull_request_mix(raw.get("generator", {}), mix),
         )
         if spec.episode_description is not None:
             spec.episode_description.format(file_name="module.py", title="Module")  # KeyError: unknown field
@@ -146,9 +152,18 @@ def _load_task(folder: Path) -> TaskSpec:
         if isinstance(exc, TaskDefinitionError):
             raise
         raise TaskDefinitionError(f"invalid task definition in {folder}: {exc!r}") from exc
-    if canonical is not None and len(canonical.issues) != spec.expected_issue_count:
+    if canonical is not None and spec.pull_request is None and len(canonical.issues) != spec.expected_issue_count:
         raise TaskDefinitionError(f"{definition_path}: the canonical snippet does not plant the task's mix")
     return spec
+
+
+def _pull_request_mix(generator: dict[str, Any], mix: tuple[tuple[IssueType, int], ...]) -> Optional[PullRequestMix]:
+    kind = generator.get("kind", "file")
+    if kind == "file":
+        return None
+    if kind != "pull_request":
+        raise TaskDefinitionError(f"unknown generator kind {kind!r} (file, pull_request)")
+    return PullRequestMix(bugs=dict(mix), benign=int(generator.get("benign", 3)))
 
 
 def _canonical_episode(folder: Path, name: str, raw: dict[str, Any]) -> EpisodeSpec:
@@ -303,7 +318,7 @@ class TaskRegistry:
         if seed is None and split == DEFAULT_SPLIT and task.canonical is not None:
             return task.canonical
         if split == HOLDOUT_SPLIT:
-            if self.generator is None or not self.generator.eligible(dict(task.mix), split):
+            if self.generator is None or not self.carriers(name, split):
                 reason = self.holdout.unavailable_reason()
                 public = reason if not self.holdout.configured else (
                     f"no hold-out episode of {name} can be served on this server; its operator can see why "
@@ -321,7 +336,23 @@ class TaskRegistry:
         if self.generator is None:
             raise ValueError("no episode generator is configured")
         secret = self._episode_secret() if split in EVALUATION_SPLITS else None
-        return self.generator.generate(name, dict(self.get(name).mix), seed, split, secret=secret)
+        task = self.get(name)
+        if task.pull_request is not None:
+            return self._pull_requests().generate(name, task.pull_request, seed, split, secret=secret)
+        return self.generator.generate(name, dict(task.mix), seed, split, secret=secret)
+
+    def _pull_requests(self) -> PullRequests:
+        assert self.generator is not None
+        return _pull_requests_of(self.generator)
+
+    def carriers(self, name: str, split: str) -> tuple[BaseModule, ...]:
+        """The base modules of ``split`` able to carry the task's episodes."""
+        if self.generator is None:
+            return ()
+        task = self.get(name)
+        if task.pull_request is not None:
+            return self._pull_requests().eligible(task.pull_request, split)
+        return self.generator.eligible(dict(task.mix), split)
 
     def warm(self) -> None:
         """Compute now what the generator caches per base module and per task (see
@@ -331,16 +362,19 @@ class TaskRegistry:
             return
         self.generator.warm(SPLITS)
         for name in self._tasks:
-            mix = dict(self.get(name).mix)
             for split in SPLITS:
-                self.generator.eligible(mix, split)
+                self.carriers(name, split)
 
     def split_sizes(self, name: str) -> dict[str, int]:
         """Base modules able to carry the task, per split."""
-        if self.generator is None:
-            return {split: 0 for split in SPLITS}
-        mix = dict(self.get(name).mix)
-        return {split: len(self.generator.eligible(mix, split)) for split in SPLITS}
+        return {split: len(self.carriers(name, split)) for split in SPLITS}
+
+
+@functools.lru_cache(maxsize=16)
+def _pull_requests_of(generator: Generator) -> PullRequests:
+    """One pull-request generator per episode generator: registries sharing a generator (with
+    other secrets) share its caches."""
+    return PullRequests(generator)
 
 
 _DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2}

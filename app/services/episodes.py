@@ -189,6 +189,10 @@ def episode_history(db: so.Session, registry: TaskRegistry, episode_id: str,
         }
         for step in steps
     ]
+    # A pull request's diff is part of what the agent saw; the stored code is the code before it.
+    task = registry.get(episode.task) if episode.task in registry.names() else None
+    record["diff"] = (registry.episode(episode.task, seed=episode.seed, split=episode.split).diff
+                      if task is not None and task.pull_request is not None else None)
     record["planted_issues"] = None
     record["decoys"] = None
     record["answer_key_hidden"] = not may_see_answer_key(episode.split, owner, admin)

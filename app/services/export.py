@@ -1,6 +1,6 @@
 """Trajectory export for training: one record per episode, streamed in constant memory.
 
-A record holds the episode's identity and labels, the code, every step's observation (as the
+A record holds the episode's identity and labels, the code (and a pull request's diff), every step's observation (as the
 agent saw it before acting, without the code, which is given once), action, reward and reward
 breakdown, the result, and two conversational fields that TRL's trainers read directly:
 ``prompt`` (system + user messages: task and numbered code) and ``completion`` (one assistant
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from app.env import CodeReviewerObservation, TaskRegistry
+from app.env.diffs import apply_unified_diff
 from app.models import Episode, EpisodeStatus, Step
 from app.services.analytics import Filters
 from app.services.replay import replay_steps
@@ -40,13 +41,14 @@ def numbered(code: str) -> str:
 
 def _observation_view(observation: CodeReviewerObservation) -> dict[str, Any]:
     view = observation.to_dict()
-    del view["code_snippet"]
+    del view["code_snippet"], view["diff"]  # given once, in the record
     return view
 
 
 def build_record(registry: TaskRegistry, episode: Episode, steps: list[Step]) -> dict[str, Any]:
     """The export record of one episode."""
     _, before, compared = replay_steps(registry, episode, steps)
+    diff = before.diff
     step_records = []
     for step, entry in zip(steps, compared):
         step_records.append({
@@ -60,7 +62,12 @@ def build_record(registry: TaskRegistry, episode: Episode, steps: list[Step]) ->
         })
         if entry.get("observation") is not None:
             before = entry["observation"]
-    user = (f"{before.task_description}\n\nFile: {episode.file_name}\n\n{numbered(episode.code)}")
+    if diff is None:
+        user = f"{before.task_description}\n\nFile: {episode.file_name}\n\n{numbered(episode.code)}"
+    else:
+        after = apply_unified_diff(episode.code, diff).code.rstrip("\n")
+        user = (f"{before.task_description}\n\nFile: {episode.file_name}\n\nPull request:\n{diff.rstrip()}"
+                f"\n\nCode after the pull request:\n{numbered(after)}")
     actions = [step.action for step in steps]
     return {
         "export_version": EXPORT_VERSION,
@@ -73,6 +80,7 @@ def build_record(registry: TaskRegistry, episode: Episode, steps: list[Step]) ->
         "model": episode.model,
         "file_name": episode.file_name,
         "code": episode.code,
+        "diff": diff,
         "steps": step_records,
         "num_steps": len(steps),
         "total_reward": episode.cumulative_reward,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from app.agents.base import EpisodeContext
+from app.agents.base import EpisodeContext, reviewed_code
 from app.agents.static import task_categories
 from app.env import CodeIssue, CodeReviewerAction, CodeReviewerObservation, IssueType, Severity
 
@@ -51,7 +51,10 @@ class PlannedPolicy:
     def begin(self, observation: CodeReviewerObservation, context: EpisodeContext) -> None:
         """Make the plan and cut it to the step budget."""
         budget = observation.max_steps - 1 if self.submits else observation.max_steps
-        self._pending = self.plan(observation, context)[: max(0, budget)]
+        _, changed = reviewed_code(observation)
+        # On a pull request only changed lines can hold what it introduces: a policy looks there.
+        plan = [report for report in self.plan(observation, context) if changed is None or report.line_number in changed]
+        self._pending = plan[: max(0, budget)]
 
     def act(self, observation: CodeReviewerObservation) -> CodeReviewerAction:
         """The next planned report, or ``submit_review`` once the plan is played."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from app.agents.adversarial.base import PlannedPolicy, issue, reported_categories
-from app.agents.base import EpisodeContext
+from app.agents.base import EpisodeContext, reviewed_code
 from app.env import CodeIssue, CodeReviewerObservation
 
 TRIPLE_QUOTES = ('"""', "'''")
@@ -39,7 +39,7 @@ class RandomLines(PlannedPolicy):
     def plan(self, observation: CodeReviewerObservation, context: EpisodeContext) -> list[CodeIssue]:
         """``max_steps`` distinct lines (fewer when the snippet is shorter), in drawn order."""
         rng = random.Random(f"random|{self.seed}")
-        line_count = max(1, len(observation.code_snippet.code.splitlines()))
+        line_count = max(1, len(reviewed_code(observation)[0].splitlines()))
         categories = reported_categories(observation)
         lines = rng.sample(range(1, line_count + 1), k=min(line_count, observation.max_steps))
         return [issue(line, categories[index % len(categories)], "guessed line")
@@ -70,7 +70,7 @@ class FlagEveryLineOfCategory(PlannedPolicy):
     def plan(self, observation: CodeReviewerObservation, context: EpisodeContext) -> list[CodeIssue]:
         """One report per code line, top to bottom."""
         categories = reported_categories(observation)
-        lines = code_lines(observation.code_snippet.code)
+        lines = code_lines(reviewed_code(observation)[0])
         return [issue(line, categories[index % len(categories)], "flagged line")
                 for index, line in enumerate(lines)]
 

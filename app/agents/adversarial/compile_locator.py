@@ -12,7 +12,7 @@ import warnings
 from typing import Optional
 
 from app.agents.adversarial.base import PlannedPolicy, issue
-from app.agents.base import EpisodeContext
+from app.agents.base import EpisodeContext, reviewed_code
 from app.env import CodeIssue, CodeReviewerObservation, IssueType
 
 SYNTAX = IssueType.SYNTAX_ERROR
@@ -26,7 +26,7 @@ class CompileLocator(PlannedPolicy):
 
     def plan(self, observation: CodeReviewerObservation, context: EpisodeContext) -> list[CodeIssue]:
         """The blamed lines, at most ``max_steps - 1``."""
-        return locate_compile_errors(observation.code_snippet.code, limit=max(0, observation.max_steps - 1))
+        return locate_compile_errors(reviewed_code(observation)[0], limit=max(0, observation.max_steps - 1))
 
 
 def locate_compile_errors(code: str, limit: int) -> list[CodeIssue]:

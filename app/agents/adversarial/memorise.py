@@ -30,7 +30,7 @@ from typing import Optional
 
 from app.agents.adversarial.base import PlannedPolicy, issue, reported_categories
 from app.agents.adversarial.patterns import dangerous_pattern
-from app.agents.base import EpisodeContext
+from app.agents.base import EpisodeContext, reviewed_code
 from app.env import CodeIssue, CodeReviewerObservation, IssueType, TaskRegistry, load_registry
 from app.env.tasks import default_tasks_dir
 
@@ -175,7 +175,7 @@ class DiffCleanModule(PlannedPolicy):
 
     def plan(self, observation: CodeReviewerObservation, context: EpisodeContext) -> list[CodeIssue]:
         """The differing lines, top to bottom."""
-        code = observation.code_snippet.code
+        code = reviewed_code(observation)[0]
         source, numbers = differing_lines(code, self.corpus_dir)
         categories = reported_categories(observation)
         lines = code.splitlines()

@@ -13,7 +13,7 @@ import re
 from typing import Optional
 
 from app.agents.adversarial.base import PlannedPolicy, issue, one_per_line
-from app.agents.base import EpisodeContext
+from app.agents.base import EpisodeContext, reviewed_code
 from app.bandit_runner import run_bandit
 from app.env import CodeIssue, CodeReviewerObservation, IssueType, Severity
 
@@ -65,7 +65,7 @@ class RegexPolicy(PlannedPolicy):
 
     def plan(self, observation: CodeReviewerObservation, context: EpisodeContext) -> list[CodeIssue]:
         """Matching lines, top to bottom."""
-        return regex_findings(observation.code_snippet.code)
+        return regex_findings(reviewed_code(observation)[0])
 
 
 def regex_findings(code: str) -> list[CodeIssue]:
@@ -87,7 +87,7 @@ class SecurityApiSinks(PlannedPolicy):
 
     def plan(self, observation: CodeReviewerObservation, context: EpisodeContext) -> list[CodeIssue]:
         """Lines of sink calls, top to bottom (nothing when the code does not parse)."""
-        return sink_findings(observation.code_snippet.code)
+        return sink_findings(reviewed_code(observation)[0])
 
 
 def sink_findings(code: str) -> list[CodeIssue]:
@@ -133,7 +133,7 @@ class BanditPolicy(PlannedPolicy):
 
     def plan(self, observation: CodeReviewerObservation, context: EpisodeContext) -> list[CodeIssue]:
         """Flagged lines, top to bottom."""
-        return list(bandit_findings(observation.code_snippet.code))
+        return list(bandit_findings(reviewed_code(observation)[0]))
 
 
 @functools.lru_cache(maxsize=256)

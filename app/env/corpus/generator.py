@@ -129,11 +129,18 @@ class Catalogue:
 
     def verified(self, module: BaseModule) -> list[Site]:
         """The module's verified sites (none when the code changed since verification)."""
+        return self._sites(module, "verified")
+
+    def benign(self, module: BaseModule) -> list[Site]:
+        """The module's rewrites proved benign (none when the code changed since verification)."""
+        return self._sites(module, "benign")
+
+    def _sites(self, module: BaseModule, field_name: str) -> list[Site]:
         entry = self.modules.get(module.name)
         if not entry or entry.get("digest") != module.digest:
             return []
         sites = []
-        for key in entry.get("verified", []):
+        for key in entry.get(field_name, []):
             head, line = key.rsplit("@", 1)
             operator, variant = head.split(".", 1)
             sites.append(Site(operator, variant, int(line)))

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from app.env.corpus.operators import OPERATORS, Operator, RewriteContext, window
+from app.env.corpus.operators_benign import BENIGN_BY_NAME, BENIGN_REWRITES, BENIGN_VARIANT, WHOLE_FUNCTION, BenignRewrite
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class BaseModule:
 
     @cached_property
     def rewrite_context(self) -> RewriteContext:
-        """What contextual operators may know about the module: its string dict keys."""
+        """What contextual operators may know about the module: its string dict keys, its logger."""
         keys: set[str] = set()
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
@@ -108,7 +109,14 @@ class BaseModule:
                 keys.add(node.args[0].value)
             elif isinstance(node, ast.Dict):
                 keys.update(k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str))
-        return RewriteContext(dict_keys=tuple(sorted(k for k in keys if k.isidentifier())))
+        loggers = [
+            node.targets[0].id for node in self.tree.body
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr == "getLogger"
+        ]
+        return RewriteContext(dict_keys=tuple(sorted(k for k in keys if k.isidentifier())),
+                              logger=loggers[0] if loggers else None)
 
     @cached_property
     def _numbers_by_text(self) -> dict[str, tuple[int, ...]]:
@@ -158,6 +166,41 @@ class BaseModule:
         if text is None or any(not self.lines[n - 1].strip() or n in self.string_lines for n in covered):
             return None
         return text
+
+    @cached_property
+    def _function_ends(self) -> dict[int, int]:
+        """Last line of every function, by the line of its ``def``."""
+        return {node.lineno: node.end_lineno or node.lineno for node in ast.walk(self.tree)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+    def benign_window(self, line: int, rewrite: BenignRewrite) -> str | None:
+        """The text a benign rewrite at ``line`` works on (``None`` where it cannot)."""
+        if rewrite.span != WHOLE_FUNCTION:
+            return self._window(line, rewrite.span)
+        end = self._function_ends.get(line)
+        return None if end is None else window(self.lines, line, end - line + 1)
+
+    def benign_sites(self) -> list[Site]:
+        """Every (benign rewrite, line) that changes this module."""
+        sites = []
+        for number, line in enumerate(self.lines, start=1):
+            if not line.strip() or number in self.string_lines:
+                continue
+            for rewrite in BENIGN_REWRITES:
+                text = self.benign_window(number, rewrite)
+                changed = None if text is None else rewrite.apply(text, self.rewrite_context)
+                if changed is not None and changed != text:
+                    sites.append(Site(rewrite.name, BENIGN_VARIANT, number))
+        return sites
+
+    def benign_rewrite(self, site: Site) -> tuple[str, str]:
+        """The window of a benign site and what the rewrite makes of it."""
+        rewrite = BENIGN_BY_NAME[site.operator]
+        text = self.benign_window(site.line, rewrite)
+        changed = None if text is None else rewrite.apply(text, self.rewrite_context)
+        if text is None or changed is None:
+            raise ValueError(f"{site.key} does not apply to {self.name}")
+        return text, changed
 
     def rewrite(self, site: Site) -> str:
         """The text of ``site`` (its line, or its ``span`` lines joined) with its bug planted."""

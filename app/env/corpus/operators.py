@@ -63,9 +63,11 @@ class RewriteContext:
     Attributes:
         dict_keys: The string keys the module reads or writes (``d["key"]``, ``d.get("key")``,
             ``{"key": ...}``), sorted.
+        logger: The module-level name bound to ``logging.getLogger(...)``, if any.
     """
 
     dict_keys: tuple[str, ...] = ()
+    logger: Optional[str] = None
 
 
 NO_CONTEXT = RewriteContext()
@@ -134,11 +136,12 @@ def window(lines: list[str], line: int, span: int) -> Optional[str]:
     return "\n".join(lines[line - 1:line - 1 + span])
 
 
-def replace_window(lines: list[str], line: int, text: str) -> list[str]:
-    """``lines`` with the lines from 1-based ``line`` on replaced by those of ``text``."""
+def replace_window(lines: list[str], line: int, text: str, replaced: Optional[int] = None) -> list[str]:
+    """``lines`` with ``replaced`` lines from 1-based ``line`` on (as many as ``text`` has, by
+    default) replaced by those of ``text``."""
     changed = list(lines)
     new = text.split("\n")
-    changed[line - 1:line - 1 + len(new)] = new
+    changed[line - 1:line - 1 + (len(new) if replaced is None else replaced)] = new
     return changed
 
 

@@ -108,10 +108,11 @@ export class CodeView {
   /**
    * @param {HTMLElement} container emptied and filled
    * @param {string} code the snippet
-   * @param {{onActivate?: (line: number) => void}} options with `onActivate`, lines are
-   *   buttons (click, or arrow keys and Enter) that report on that line
+   * @param {{onActivate?: (line: number) => void, changed?: Set<number>}} options with
+   *   `onActivate`, lines are buttons (click, or arrow keys and Enter) that report on that line;
+   *   lines in `changed` are marked as changed by a pull request
    */
-  constructor(container, code, { onActivate } = {}) {
+  constructor(container, code, { onActivate, changed } = {}) {
     views.get(container)?.dispose();
     views.set(container, this);
     this.listeners = new AbortController();
@@ -135,7 +136,8 @@ export class CodeView {
         ? el("button", { type: "button", class: "ln", tabindex: number === 1 ? "0" : "-1",
           "aria-label": `Line ${number}: report an issue` }, String(number))
         : el("span", { class: "ln", "aria-hidden": "true" }, String(number));
-      const row = el("div", { class: "line", dataset: { line: String(number) } }, label, source);
+      const row = el("div", { class: changed?.has(number) ? "line changed" : "line", dataset: { line: String(number) } },
+        label, source);
       this.rows.push(row);
       fragment.append(row);
     });
@@ -258,4 +260,34 @@ export class CodeView {
       this.note(decoy.line_number, "decoy", "Decoy:", decoy.description);
     }
   }
+}
+
+/**
+ * The code after a unified diff of one file, and the lines of it the diff added (1-based).
+ * @param {string} before the code before
+ * @param {string} diff a unified diff of it
+ * @returns {{code: string, changed: Set<number>}}
+ */
+export function applyUnifiedDiff(before, diff) {
+  const old = before.replace(/\r\n?/g, "\n").split("\n");
+  if (old.length && old[old.length - 1] === "") old.pop();
+  const lines = [];
+  const changed = new Set();
+  let cursor = 0;
+  for (const line of diff.replace(/\r\n?/g, "\n").split("\n")) {
+    const hunk = /^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@/.exec(line);
+    if (hunk) {
+      const start = Number(hunk[1]) - (hunk[2] === "0" ? 0 : 1);
+      while (cursor < start) lines.push(old[cursor++]);
+    } else if (line.startsWith("+") && !line.startsWith("+++")) {
+      lines.push(line.slice(1));
+      changed.add(lines.length);
+    } else if (line.startsWith(" ")) {
+      lines.push(old[cursor++]);
+    } else if (line.startsWith("-") && !line.startsWith("---")) {
+      cursor += 1;
+    }
+  }
+  while (cursor < old.length) lines.push(old[cursor++]);
+  return { code: lines.join("\n") + "\n", changed };
 }

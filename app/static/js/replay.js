@@ -3,7 +3,7 @@
 
 import { api, ApiError, onApiKeyChange } from "./api.js";
 import { barChart } from "./charts.js";
-import { CodeView } from "./code.js";
+import { applyUnifiedDiff, CodeView } from "./code.js";
 import { el, fixed, OUTCOME_LABELS, shortTime, showError, signed, yesNo } from "./dom.js";
 
 const episodeId = document.getElementById("episode-title").dataset.episodeId;
@@ -193,7 +193,10 @@ async function load() {
   renderInfo(record);
   renderVerdict(replay);
   document.getElementById("file-name").textContent = record.file_name;
-  state.view = new CodeView(document.getElementById("code"), record.code);
+  // A pull request is shown as the code after it, whose lines the steps and answer key name.
+  const pull = record.diff ? applyUnifiedDiff(record.code, record.diff) : null;
+  state.view = new CodeView(document.getElementById("code"), pull ? pull.code : record.code,
+    { changed: pull ? pull.changed : undefined });
   const showKey = document.getElementById("show-key");
   showKey.disabled = !record.planted_issues;
   showKey.parentElement.title = record.answer_key_hidden

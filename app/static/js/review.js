@@ -2,7 +2,7 @@
 // cannot be opened, is lost, or an API key is set (browsers cannot send headers on a socket).
 
 import { api, apiKey, ApiError, fillTaskSelect, onApiKeyChange } from "./api.js";
-import { CodeView } from "./code.js";
+import { applyUnifiedDiff, CodeView } from "./code.js";
 import { el, fixed, OUTCOME_LABELS, percent, setText, showError, signed, yesNo } from "./dom.js";
 import { isSocketFailure, RestTransport, SocketTransport } from "./transport.js";
 
@@ -127,8 +127,13 @@ async function startEpisode(event) {
     const observation = body.observation;
     setText("file-name", observation.code_snippet.file_name);
     setText("task-description", observation.task_description);
-    page.view = new CodeView(document.getElementById("code"), observation.code_snippet.code,
-      { onActivate: openReportForm });
+    // A pull request is reviewed on the code after it: its lines are the ones reports name.
+    const pull = observation.diff ? applyUnifiedDiff(observation.code_snippet.code, observation.diff) : null;
+    setText("code-title-text", pull ? "Code after the pull request" : "Code");
+    document.getElementById("diff-panel").hidden = !pull;
+    setText("diff", observation.diff || "");
+    page.view = new CodeView(document.getElementById("code"), pull ? pull.code : observation.code_snippet.code,
+      { onActivate: openReportForm, changed: pull ? pull.changed : undefined });
     document.getElementById("code-help").hidden = false;
     const taskInfo = page.tasks.get(observation.task_name);
     if (taskInfo) document.getElementById("issue-type").value = taskInfo.issue_type;

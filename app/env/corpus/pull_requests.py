@@ -1,0 +1,206 @@
+"""Pull-request episodes: a module before, the diff of a pull request, and the bugs it brings.
+
+A pull request is a handful of hunks on one base module. Some are benign rewrites
+(``operators_benign``: each proved behaviour-preserving by the module's tests and exploits);
+others plant verified bugs or vulnerabilities, as in the other tasks. How many bugs varies per
+episode, from none (the right review is then an immediate ``submit_review``) to the task's
+maximum per category. The agent sees the code before and the unified diff; reported line
+numbers are those of the code after the pull request (the ``+`` side of the diff).
+
+Everything is drawn from the episode's stream (see ``generator.episode_stream``), so the
+episode is as reproducible, and under a secret as private, as those of the other tasks.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+from app.env.corpus.generator import (
+    ATTEMPTS,
+    SPARE_SITES,
+    Generator,
+    _covered,
+    _renamed_lines,
+    _reorder,
+    _respelled,
+    episode_stream,
+)
+from app.env.corpus.literals import LiteralStyle, varier
+from app.env.corpus.modules import BaseModule, Site
+from app.env.corpus.operators import OPERATORS_BY_NAME, window
+from app.env.corpus.operators_benign import BENIGN_BY_NAME, WHOLE_FUNCTION
+from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue
+
+# Benign hunks per pull request: at least this many, so every pull request changes something.
+MIN_BENIGN = 2
+# Unchanged lines kept between two hunks' windows, so that each change reads on its own.
+HUNK_GAP = 2
+
+
+@dataclass(frozen=True)
+class PullRequestMix:
+    """The most bugs per category a pull request plants, and the most benign hunks."""
+
+    bugs: Mapping[IssueType, int]
+    benign: int
+
+
+@dataclass(frozen=True)
+class _Edit:
+    line: int        # first line of the clean module the edit replaces
+    replaced: int    # how many lines it replaces
+    text: str        # the new lines, joined by newlines
+    site: Site
+    planted: bool
+
+
+class PullRequests:
+    """Generates pull-request episodes from a :class:`Generator`'s modules and catalogue."""
+
+    def __init__(self, generator: Generator) -> None:
+        self.generator = generator
+        self._benign: dict[tuple[str, str], tuple[Site, ...]] = {}
+
+    def benign_sites(self, module: BaseModule) -> tuple[Site, ...]:
+        """The module's verified benign rewrites, by key."""
+        key = (module.name, module.digest)
+        if key not in self._benign:
+            self._benign[key] = tuple(sorted(self.generator.catalogue.benign(module), key=lambda s: s.key))
+        return self._benign[key]
+
+    def eligible(self, mix: PullRequestMix, split: str) -> tuple[BaseModule, ...]:
+        """Modules of ``split`` able to carry the largest pull request of ``mix``."""
+        bugs = {kind: count for kind, count in mix.bugs.items() if count}
+        carriers = self.generator.eligible(bugs, split) if bugs else tuple(
+            m for m in self.generator.modules if m.split == split)
+        return tuple(m for m in carriers
+                     if len({s.line for s in self.benign_sites(m)}) >= mix.benign + SPARE_SITES)
+
+    def generate(self, task_name: str, mix: PullRequestMix, seed: int, split: str,
+                 secret: Optional[bytes] = None) -> EpisodeSpec:
+        """The pull-request episode ``(task_name, seed, split)``, under ``secret`` on an evaluation split.
+
+        Raises:
+            ValueError: no base module of ``split`` can carry ``mix``.
+        """
+        modules = self.eligible(mix, split)
+        if not modules:
+            raise ValueError(f"no verified base module of split {split!r} can carry a pull request of {mix}")
+        stream = episode_stream(task_name, split, seed, secret)
+        rng = random.Random(stream)
+        for _ in range(ATTEMPTS):
+            module = modules[rng.randrange(len(modules))]
+            counts = {kind: rng.randint(0, most) for kind, most in sorted(mix.bugs.items(), key=lambda kv: kv[0].value)}
+            benign = rng.randint(MIN_BENIGN, max(MIN_BENIGN, mix.benign))
+            episode = self._attempt(task_name, counts, benign, seed, split, stream, module, rng)
+            if episode is not None:
+                return episode
+        raise ValueError(f"could not generate {task_name} seed {seed} ({split}) in {ATTEMPTS} attempts")
+
+    def _attempt(self, task_name: str, counts: Mapping[IssueType, int], benign: int, seed: int, split: str,
+                 stream: str, module: BaseModule, rng: random.Random) -> Optional[EpisodeSpec]:
+        generator = self.generator
+        wanted = {kind: count for kind, count in counts.items() if count}
+        chosen = generator._choose_sites(module, wanted, split, rng) if wanted else []
+        if chosen is None:
+            return None
+        prepared = generator.prepared(module)
+        renamed = _renamed_lines(module, prepared, rng)
+        edits: list[_Edit] = []
+        for site in chosen:
+            operator = OPERATORS_BY_NAME[site.operator]
+            text = window(renamed, site.line, operator.span)
+            rewritten = None if text is None else operator.variant(site.variant).apply(text, module.rewrite_context)
+            if rewritten is None:
+                return None
+            edits.append(_Edit(site.line, operator.span, rewritten, site, planted=True))
+        edits += self._benign_edits(module, renamed, edits, benign, rng) or []
+        if len(edits) < len(chosen) + benign:
+            return None
+
+        order, _ = _reorder(prepared, len(renamed), rng)
+        style = LiteralStyle.draw(random.Random(f"{stream}|literals"))
+        vary = varier(style)
+        before = _respelled(renamed, module.string_lines, style)
+        starts = {edit.line: edit for edit in edits}
+        skipped = {n for edit in edits for n in range(edit.line + 1, edit.line + edit.replaced)}
+        after: list[str] = []
+        position: dict[int, int] = {}  # first after-line of each clean line kept or edited
+        for number in order:
+            if number in skipped:
+                continue
+            position[number] = len(after) + 1
+            edit = starts.get(number)
+            if edit is None:
+                after.append(before[number - 1])
+            else:
+                after.extend(vary(line) for line in edit.text.split("\n"))
+        before_code = [before[number - 1] for number in order]
+
+        issues, decoys = [], []
+        for index, edit in enumerate(sorted((e for e in edits if e.planted), key=lambda e: position[e.line]), start=1):
+            operator = OPERATORS_BY_NAME[edit.site.operator]
+            first = position[edit.line]
+            accepted = list(range(first, first + operator.span))
+            accepted += [accepted[-1] + k for k in range(1, operator.trailing_accepted + 1) if accepted[-1] + k <= len(after)]
+            issues.append(PlantedIssue(
+                id=f"{edit.site.operator}-{index}", line_number=first, accepted_lines=tuple(accepted),
+                issue_type=operator.issue_type, severity=operator.severity, description=operator.description,
+                fix="\n".join(before[n - 1] for n in _covered(edit.site)), cwe=operator.cwe, kind=edit.site.operator,
+            ))
+        for edit in sorted((e for e in edits if not e.planted), key=lambda e: position[e.line]):
+            rewrite = BENIGN_BY_NAME[edit.site.operator]
+            first = position[edit.line]
+            old = [before[n - 1] for n in range(edit.line, edit.line + edit.replaced)]
+            new = after[first - 1:first - 1 + len(edit.text.split("\n"))]
+            for offset, line in enumerate(new):
+                if offset >= len(old) or line != old[offset]:
+                    decoys.append(Decoy(id=f"benign-{edit.site.operator}-{first + offset}", line_number=first + offset,
+                                        kind=f"benign_{edit.site.operator}", description=rewrite.description))
+        name = module.file_name
+        diff = "\n".join(difflib.unified_diff(before_code, after, fromfile=f"a/{name}", tofile=f"b/{name}",
+                                              lineterm="")) + "\n"
+        snippet = CodeSnippet(code="\n".join(before_code) + "\n", language="python", file_name=name,
+                              context=module.context)
+        return EpisodeSpec(task_name=task_name, seed=seed, split=split, snippet=snippet, issues=tuple(issues),
+                           decoys=tuple(decoys), origin=module.name, stream=stream, title=module.title,
+                           diff=diff, changed_code="\n".join(after) + "\n")
+
+    def _benign_edits(self, module: BaseModule, renamed: list[str], edits: list[_Edit], count: int,
+                      rng: random.Random) -> Optional[list[_Edit]]:
+        """``count`` benign rewrites, apart from each other and from the planted edits, preferring
+        kinds not used yet."""
+        pool = list(self.benign_sites(module))
+        rng.shuffle(pool)
+        taken: list[_Edit] = []
+        used: set[str] = set()
+        for relaxed in (False, True):
+            for site in pool:
+                if len(taken) == count:
+                    break
+                if (not relaxed and site.operator in used) or any(t.site == site for t in taken):
+                    continue
+                rewrite = BENIGN_BY_NAME[site.operator]
+                span = rewrite.span
+                if span == WHOLE_FUNCTION:
+                    end = module._function_ends.get(site.line)
+                    if end is None:
+                        continue
+                    span = end - site.line + 1
+                if any(_apart(site.line, span, other.line, other.replaced) is False for other in edits + taken):
+                    continue
+                text = window(renamed, site.line, span)
+                changed = None if text is None else rewrite.apply(text, module.rewrite_context)
+                if changed is None or changed == text:
+                    continue
+                taken.append(_Edit(site.line, span, changed, site, planted=False))
+                used.add(site.operator)
+        return taken
+
+
+def _apart(first: int, first_span: int, second: int, second_span: int) -> bool:
+    """Whether two windows leave :data:`HUNK_GAP` unchanged lines between them."""
+    return first + first_span - 1 + HUNK_GAP < second or second + second_span - 1 + HUNK_GAP < first

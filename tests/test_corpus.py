@@ -36,13 +36,15 @@ def test_catalogue_matches_the_modules() -> None:
     """verified.json was produced from the modules as they are (re-run verify-tasks --catalogue)."""
     from app.corpus.verify import operators_fingerprint
 
-    assert len(MODULES) >= 30
+    assert len(MODULES) >= 50
     document = json.loads((GENERATOR.modules[0].folder.parent / "verified.json").read_text())
     assert document["operators"] == operators_fingerprint(), "operators changed: re-run verify-tasks --catalogue"
     for module in MODULES.values():
         entry = GENERATOR.catalogue.modules.get(module.name)
         assert entry is not None and entry["digest"] == module.digest, f"{module.name}: catalogue is stale"
-        assert 40 <= len(module.lines) <= 120, module.name
+        # A security-dense module holds its domain's logic beside every safe pattern it plants
+        # on (owner filters, role checks, signatures, allow-lists): up to about 220 lines.
+        assert 40 <= len(module.lines) <= 220, module.name
 
 
 def test_base_modules_are_split_into_disjoint_sets() -> None:

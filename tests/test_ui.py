@@ -276,6 +276,30 @@ def test_play_a_whole_episode_by_clicking_to_success(ui_server, open_page) -> No
     assert watched.errors == [] and watched.dialogs == []
 
 
+def test_a_pull_request_is_reviewed_on_the_code_after_it(ui_server, open_page) -> None:  # type: ignore[no-untyped-def]
+    from app.env.diffs import apply_unified_diff
+
+    server, _ = ui_server
+    watched = open_page()
+    page = watched.page
+    page.goto(f"{server.url}/")
+    start_episode(page, "pr_review")
+    episode = load_registry().episode("pr_review", seed=0, split="train")
+    applied = apply_unified_diff(episode.snippet.code, episode.diff or "")
+    assert page.locator("#diff-panel").is_visible()
+    assert page.text_content("#code-title-text") == "Code after the pull request"
+    assert page.locator("#code .line").count() == len(applied.code.rstrip("\n").split("\n"))
+    changed = page.eval_on_selector_all("#code .line.changed", "rows => rows.map((row) => Number(row.dataset.line))")
+    assert sorted(changed) == sorted(applied.added)
+    page.click("#diff-panel summary")
+    assert page.text_content("#diff") == episode.diff
+    capture(page, "review-pull-request")
+    start_episode(page, "syntax_check")
+    assert not page.locator("#diff-panel").is_visible()
+    assert page.text_content("#code-title-text") == "Code"
+    assert watched.errors == [] and watched.dialogs == []
+
+
 def test_highlighting_keeps_every_character_and_colours_python(ui_server, open_page) -> None:  # type: ignore[no-untyped-def]
     server, _ = ui_server
     page = open_page().page

@@ -27,9 +27,10 @@ from app.commands._output import emit
 from app.corpus.similarity import NEAR_DUPLICATE, closest_elsewhere
 from app.corpus.verify import VerificationReport, build_catalogue, module_of, verify_episode, verify_module
 from app.env import HoldoutUnavailable, TaskRegistry
-from app.env.corpus.generator import Catalogue, Generator
+from app.env.corpus.generator import SPARE_SITES, Catalogue, Generator
 from app.env.corpus.holdout import HOLDOUT_SPLIT, holdout_dirs, validate_module_folder
 from app.env.corpus.modules import BaseModule, load_module
+from app.env.corpus.pull_requests import PullRequests
 from app.env.tasks import SPLITS, default_tasks_dir
 
 
@@ -65,15 +66,21 @@ def plantable(registry: TaskRegistry, module: BaseModule, entry: dict[str, Any])
     """Per task: the module's verified lines per category against what the task needs, and
     whether the module can carry the task's episodes."""
     generator = Generator([module], Catalogue({module.name: entry}))
+    pull_requests = PullRequests(generator)
     rows = []
     for task in registry.tasks():
         mix = dict(task.mix)
         counts = {kind.value: len({site.line for site in generator.sites(module, kind, module.split)})
                   for kind in mix}
         needs = {kind.value: count for kind, count in generator.needed(mix).items()}
+        carries = generator.eligible(mix, module.split)
+        if task.pull_request is not None:
+            counts["benign"] = len({site.line for site in pull_requests.benign_sites(module)})
+            needs["benign"] = task.pull_request.benign + SPARE_SITES
+            carries = pull_requests.eligible(task.pull_request, module.split)
         rows.append({"task": task.name, "split": module.split,
                      "verified lines": ", ".join(f"{kind} {counts[kind]} (needs {needs[kind]})" for kind in counts),
-                     "can carry": "yes" if generator.eligible(mix, module.split) else "no"})
+                     "can carry": "yes" if carries else "no"})
     return rows
 
 

@@ -16,7 +16,7 @@ def content_row(registry: TaskRegistry, task_name: str, split: str, seeds: int) 
     """The content figures of one task on one split, sampled over seeds ``0..seeds-1``."""
     generator = registry.generator
     mix = dict(registry.get(task_name).mix)
-    modules = generator.eligible(mix, split) if generator is not None else ()
+    modules = registry.carriers(task_name, split)
     operators: set[str] = set()
     for module in modules:
         for kind in mix:
@@ -24,7 +24,7 @@ def content_row(registry: TaskRegistry, task_name: str, split: str, seeds: int) 
     cwes = {OPERATORS_BY_NAME[name].cwe for name in operators if OPERATORS_BY_NAME[name].cwe}
     planted = multi_line = vulnerabilities = seen_by_bandit = 0
     for seed in range(seeds if modules else 0):
-        episode = generator.generate(task_name, mix, seed, split)
+        episode = registry.generate(task_name, seed, split)
         flagged: Optional[set[int]] = None
         for issue in episode.issues:
             planted += 1
@@ -32,7 +32,7 @@ def content_row(registry: TaskRegistry, task_name: str, split: str, seeds: int) 
             if issue.issue_type is not IssueType.SECURITY_VULNERABILITY:
                 continue
             if flagged is None:
-                flagged = {result.lineno for result in run_bandit(episode.snippet.code)}
+                flagged = {result.lineno for result in run_bandit(episode.reviewed_code)}
             vulnerabilities += 1
             seen_by_bandit += bool(flagged.intersection(issue.accepted_lines))
     return {

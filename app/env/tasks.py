@@ -234,7 +234,7 @@ class TaskRegistry:
         self._secret_lock = threading.Lock()
         # Generated episodes are pure functions of (task, seed, split) and the secret: cache the
         # recent ones, since the service restores an episode on every step.
-        self._generated = functools.lru_cache(maxsize=4096)(self._generate)
+        self._generated = functools.lru_cache(maxsize=4096)(self.generate)
 
     def with_episode_secret(self, secret: Optional[SecretSource]) -> "TaskRegistry":
         """This registry's tasks and generator (its per-module caches shared) with ``secret``."""
@@ -332,7 +332,13 @@ class TaskRegistry:
                                issues=canonical.issues, decoys=canonical.decoys)
         return self._generated(name, 0 if seed is None else seed, split)
 
-    def _generate(self, name: str, seed: int, split: str) -> EpisodeSpec:
+    def generate(self, name: str, seed: int, split: str) -> EpisodeSpec:
+        """Generate the episode ``(name, seed, split)`` afresh (:meth:`episode` caches it); for
+        measuring generation.
+
+        Raises:
+            ValueError: no generator, or no base module of ``split`` can carry the task.
+        """
         if self.generator is None:
             raise ValueError("no episode generator is configured")
         secret = self._episode_secret() if split in EVALUATION_SPLITS else None

@@ -3,8 +3,8 @@
 A pull request is a handful of hunks on one base module. Some are benign rewrites
 (``operators_benign``: each proved behaviour-preserving by the module's tests and exploits);
 others plant verified bugs or vulnerabilities, as in the other tasks. How many bugs varies per
-episode, from none (the right review is then an immediate ``submit_review``) to the task's
-maximum per category. The agent sees the code before and the unified diff; reported line
+episode, from none (the right review is then an immediate ``submit_review``; one pull request in
+25) to the task's maximum per category. The agent sees the code before and the unified diff; reported line
 numbers are those of the code after the pull request (the ``+`` side of the diff).
 
 Everything is drawn from the episode's stream (see ``generator.episode_stream``), so the
@@ -36,6 +36,9 @@ from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIs
 
 # Benign hunks per pull request: at least this many, so every pull request changes something.
 MIN_BENIGN = 2
+# The share of pull requests that plant nothing: often enough that a reviewer must be able to
+# say so, rare enough that submitting every review at once never pays (under 5% success).
+EMPTY_SHARE = 0.04
 # Unchanged lines kept between two hunks' windows, so that each change reads on its own.
 HUNK_GAP = 2
 
@@ -93,7 +96,7 @@ class PullRequests:
         rng = random.Random(stream)
         for _ in range(ATTEMPTS):
             module = modules[rng.randrange(len(modules))]
-            counts = {kind: rng.randint(0, most) for kind, most in sorted(mix.bugs.items(), key=lambda kv: kv[0].value)}
+            counts = _bug_counts(mix, rng)
             benign = rng.randint(MIN_BENIGN, max(MIN_BENIGN, mix.benign))
             episode = self._attempt(task_name, counts, benign, seed, split, stream, module, rng)
             if episode is not None:
@@ -199,6 +202,20 @@ class PullRequests:
                 taken.append(_Edit(site.line, span, changed, site, planted=False))
                 used.add(site.operator)
         return taken
+
+
+def _bug_counts(mix: PullRequestMix, rng: random.Random) -> dict[IssueType, int]:
+    """Bugs per category: none with :data:`EMPTY_SHARE`, else 1 to the maximum in all, spread
+    over the categories at random within each one's maximum."""
+    kinds = sorted(mix.bugs, key=lambda kind: kind.value)
+    counts = {kind: 0 for kind in kinds}
+    if rng.random() < EMPTY_SHARE:
+        return counts
+    slots = [kind for kind in kinds for _ in range(mix.bugs[kind])]
+    rng.shuffle(slots)
+    for kind in slots[: rng.randint(1, len(slots))]:
+        counts[kind] += 1
+    return counts
 
 
 def _apart(first: int, first_span: int, second: int, second_span: int) -> bool:

@@ -70,10 +70,12 @@ def test_generated_episodes_have_the_tasks_shape(name: str, split: str) -> None:
     for seed in range(25):
         episode = REGISTRY.episode(name, seed=seed, split=split)
         assert MODULES[episode.origin].split == split
-        assert len(episode.issues) == task.expected_issue_count
         kinds = {kind: sum(1 for i in episode.issues if i.issue_type is kind) for kind, _ in task.mix}
-        assert kinds == dict(task.mix)
-        lines = episode.snippet.code.split("\n")
+        if task.pull_request is None:
+            assert len(episode.issues) == task.expected_issue_count and kinds == dict(task.mix)
+        else:  # a pull request plants up to the mix, none included
+            assert all(kinds[kind] <= count for kind, count in task.mix) and episode.diff
+        lines = episode.reviewed_code.split("\n")
         for issue in episode.issues:
             operator = OPERATORS_BY_NAME[issue.kind]
             assert split in {s for v in operator.variants for s in v.splits}
@@ -95,8 +97,11 @@ def _plants(variant, fix: str, planted: str, context: RewriteContext) -> bool:  
     def crude(text: str) -> str:
         return re.sub(r"(?<=\d)_(?=\d)", "", text).replace("'", '"')
 
-    canonical = vary_line(variant.apply(vary_line(fix, CANONICAL), context) or "", CANONICAL)
-    if canonical == vary_line(planted, CANONICAL):
+    def canon(text: str) -> str:  # a multi-line site's text is respelled line by line
+        return "\n".join(vary_line(line, CANONICAL) for line in text.split("\n"))
+
+    canonical = canon(variant.apply(canon(fix), context) or "")
+    if canonical == canon(planted):
         return True
     return crude(variant.apply(crude(fix), context) or "") == crude(planted)
 
@@ -108,10 +113,10 @@ def test_held_out_variants_never_appear_in_train() -> None:
         for seed in range(40):
             episode = REGISTRY.episode(name, seed=seed, split="train")
             context = MODULES[episode.origin].rewrite_context
-            lines = episode.snippet.code.split("\n")
+            lines = episode.reviewed_code.split("\n")
             for issue in episode.issues:
                 operator = OPERATORS_BY_NAME[issue.kind]
-                planted = lines[issue.line_number - 1]
+                planted = "\n".join(lines[issue.line_number - 1:issue.line_number - 1 + operator.span])
                 produced = {v.name for v in operator.variants if _plants(v, issue.fix, planted, context)}
                 assert produced, (name, seed, issue.kind)
                 assert any((issue.kind, v) not in held_out for v in produced), (name, seed, issue.kind)
@@ -144,7 +149,10 @@ def test_wrong_variable_swaps_one_read_for_another_local() -> None:
     last, first = OPERATORS_BY_NAME["wrong_variable"].variants
     line = "    return scale(amount, rate) + fee"
     assert last.apply(line) == "    return scale(amount, rate) + rate"
-    assert first.apply(line) == "    return scale(rate, rate) + fee"
+    assert first.apply("    return fee + scale(amount, rate)") == "    return amount + scale(amount, rate)"
+    # one value passed twice side by side, or compared with a function of itself, is nonsense
+    assert first.apply(line) is None  # scale(rate, rate)
+    assert first.apply("    while ordered < len(items):") is None  # ordered < len(ordered)
     # a value with itself (`x - x`), calls, attributes, keyword names and constants are left alone
     assert last.apply("    elapsed = end - start") is None
     assert last.apply("    total = compute(rows, limit=LIMIT)") is None
@@ -160,7 +168,8 @@ def test_wrong_variable_swaps_one_read_for_another_local() -> None:
     ("    if not user.is_admin and owner != user.id:", "    if not user.active and owner != user.id:"),
     ('    if row["owner"] != caller.user_id: raise PermissionError("not yours")',
      '    if row["owner"] != caller.user_id: raise LookupError("not yours")'),
-    ("    path = os.path.realpath(os.path.join(root, name))", "    path = os.path.normcase(os.path.join(root, name))"),
+    ("    path = os.path.realpath(os.path.join(root, name)) + suffix",
+     "    path = os.path.normcase(os.path.join(root, name)) + suffix"),
 ])
 def test_logic_operators_leave_security_checks_alone(check: str, plain: str) -> None:
     """Reverting a path confinement, a credential check or an authorisation is a vulnerability: no

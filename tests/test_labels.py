@@ -97,6 +97,41 @@ def test_sampled_planted_sites_are_proved_again_by_the_check_behind_their_label(
     assert not failures, failures
 
 
+def benign_sample() -> dict[str, list[Site]]:
+    """Up to ``PER_OPERATOR`` proved benign rewrites of each kind, from distinct modules."""
+    ranked = sorted(((_rank(module, site), module, site) for module in MODULES.values()
+                     for site in GENERATOR.catalogue.benign(module)), key=lambda item: item[0])
+    sample: dict[str, list[Site]] = {}
+    taken: dict[str, set[str]] = {}
+    for _, module, site in ranked:
+        modules = taken.setdefault(site.operator, set())
+        if len(modules) < PER_OPERATOR and module.name not in modules:
+            modules.add(module.name)
+            sample.setdefault(module.name, []).append(site)
+    return sample
+
+
+def test_sampled_benign_rewrites_are_proved_behaviour_preserving_again() -> None:
+    from app.corpus.verify import check_benign
+    from app.env.corpus.operators_benign import BENIGN_REWRITES
+
+    sample = benign_sample()
+    kinds = {site.operator for sites in sample.values() for site in sites}
+    # Every kind the shipped modules offer is sampled (some, like chained comparisons, fit no
+    # shipped module: they are there for modules written in another style).
+    offered = {site.operator for module in MODULES.values() for site in GENERATOR.catalogue.benign(module)}
+    assert kinds == offered and len(kinds) >= 8 and offered <= {rewrite.name for rewrite in BENIGN_REWRITES}
+
+    def reprove(name: str) -> dict[str, bool]:
+        module = MODULES[name]
+        changes = [(site.key, site.operator, site.line, *module.benign_rewrite(site)) for site in sample[name]]
+        return check_benign(module.folder, module.lines, changes, VerificationReport())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        verdicts = {key: ok for result in pool.map(reprove, sorted(sample)) for key, ok in result.items()}
+    assert verdicts and all(verdicts.values()), [key for key, ok in verdicts.items() if not ok]
+
+
 def test_every_planted_sql_injection_is_proved_by_an_exploit_of_its_function() -> None:
     planted = 0
     for module in MODULES.values():

@@ -132,11 +132,12 @@ def test_episodes_are_pull_requests_whose_planted_lines_the_diff_changed(split: 
         assert applied.code == episode.changed_code
         counts.add(len(episode.issues))
         for issue in episode.issues:
-            assert set(issue.accepted_lines) <= applied.added, (episode.seed, issue)
+            # A planted line is a changed line (of two swapped lines, the diff moves one).
+            assert set(issue.accepted_lines) & applied.added, (episode.seed, issue)
         benign_lines = {decoy.line_number for decoy in episode.decoys}
         assert benign_lines and benign_lines <= applied.added
         assert not benign_lines & {n for issue in episode.issues for n in issue.accepted_lines}
-    assert 0 in counts and max(counts) >= 3, counts  # about one pull request in 25 plants nothing
+    assert 0 in counts and max(counts) >= 3, counts  # three pull requests in a hundred plant nothing
 
 
 def test_an_episode_is_the_same_for_the_same_seed() -> None:
@@ -193,6 +194,7 @@ def test_reset_over_rest_shows_the_diff_and_the_openapi_document_describes_it(cl
     observation = body["observation"]
     assert observation["diff"].startswith("--- a/") and observation["info"]["expected_issue_count"] is None
     other = client.post("/reset", json={"task": "logic_bug_detection", "seed": 3}).get_json()["observation"]
-    assert other["diff"] is None and other["info"]["expected_issue_count"] == 5
+    assert other["diff"] is None
+    assert other["info"]["expected_issue_count"] == REGISTRY.get("logic_bug_detection").expected_issue_count
     spec = client.get("/openapi.json").get_json()
     assert "diff" in spec["components"]["schemas"]["Observation"]["properties"]

@@ -311,9 +311,11 @@ def _wrong_initial(line: str) -> Optional[str]:
 
 
 def _missing_return(line: str) -> Optional[str]:
+    """``return total`` -> ``return``: the value computed is dropped (a bare name as a statement,
+    the older spelling, is a line no one writes)."""
     code = _code_part(line)
     match = re.match(r"^(\s+)return (\w+)$", code)
-    return f"{match.group(1)}{match.group(2)}" if match and match.group(2) not in ("None", "True", "False") else None
+    return f"{match.group(1)}return" if match and match.group(2) not in ("None", "True", "False") else None
 
 
 def _division_swap(line: str) -> Optional[str]:
@@ -433,7 +435,13 @@ def _wrong_variable(which: str) -> Callable[[str], Optional[str]]:
         indent = _indent(code)
         offset = len(indent)
         column = tokens[target].start[1] + offset
-        return code[:column] + new_name + code[column + len(tokens[target].string):]
+        changed = code[:column] + new_name + code[column + len(tokens[target].string):]
+        # One value passed twice side by side (`os.path.join(root, root)`) or compared with a
+        # function of itself (`n < len(n)`) reads as nonsense, not as a slip of the hand.
+        for shape in (rf"\b{new_name}, {new_name}\b", rf"\b{new_name} (?:[<>]=?|[!=]=) \w+\({new_name}\)"):
+            if re.search(shape, changed) and not re.search(shape, code):
+                return None
+        return changed
 
     return rewrite
 

@@ -3,8 +3,8 @@
 A pull request is a handful of hunks on one base module. Some are benign rewrites
 (``operators_benign``: each proved behaviour-preserving by the module's tests and exploits);
 others plant verified bugs or vulnerabilities, as in the other tasks. How many bugs varies per
-episode, from none (the right review is then an immediate ``submit_review``; one pull request in
-25) to the task's maximum per category. The agent sees the code before and the unified diff; reported line
+episode, from none (the right review is then an immediate ``submit_review``; three pull requests in
+a hundred) to the task's maximum per category. The agent sees the code before and the unified diff; reported line
 numbers are those of the code after the pull request (the ``+`` side of the diff).
 
 Everything is drawn from the episode's stream (see ``generator.episode_stream``), so the
@@ -32,13 +32,17 @@ from app.env.corpus.literals import LiteralStyle, varier
 from app.env.corpus.modules import BaseModule, Site
 from app.env.corpus.operators import OPERATORS_BY_NAME, window
 from app.env.corpus.operators_benign import BENIGN_BY_NAME, WHOLE_FUNCTION
+from app.env.diffs import apply_unified_diff
 from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue
 
 # Benign hunks per pull request: at least this many, so every pull request changes something.
 MIN_BENIGN = 2
 # The share of pull requests that plant nothing: often enough that a reviewer must be able to
 # say so, rare enough that submitting every review at once never pays (under 5% success).
-EMPTY_SHARE = 0.04
+EMPTY_SHARE = 0.03
+# How many bugs the other pull requests plant, by weight. A pull request whose one bug a pattern
+# finds is reviewed in full by that pattern, so one-bug pull requests are the rarer kind.
+BUG_COUNT_WEIGHTS = {1: 1, 2: 3, 3: 3, 4: 2}
 # Unchanged lines kept between two hunks' windows, so that each change reads on its own.
 HUNK_GAP = 2
 
@@ -139,8 +143,13 @@ class PullRequests:
             edit = starts.get(number)
             if edit is None:
                 after.append(before[number - 1])
-            else:
-                after.extend(vary(line) for line in edit.text.split("\n"))
+                continue
+            new = edit.text.split("\n")
+            # Lines inside multi-line strings keep their spelling, as in the code before; a
+            # rewrite that keeps the line count (a rename) maps each line to its own.
+            kept = {offset for offset in range(len(new))
+                    if len(new) == edit.replaced and edit.line + offset in module.string_lines}
+            after.extend(line if offset in kept else vary(line) for offset, line in enumerate(new))
         before_code = [before[number - 1] for number in order]
 
         issues, decoys = [], []
@@ -154,18 +163,19 @@ class PullRequests:
                 issue_type=operator.issue_type, severity=operator.severity, description=operator.description,
                 fix="\n".join(before[n - 1] for n in _covered(edit.site)), cwe=operator.cwe, kind=edit.site.operator,
             ))
-        for edit in sorted((e for e in edits if not e.planted), key=lambda e: position[e.line]):
-            rewrite = BENIGN_BY_NAME[edit.site.operator]
-            first = position[edit.line]
-            old = [before[n - 1] for n in range(edit.line, edit.line + edit.replaced)]
-            new = after[first - 1:first - 1 + len(edit.text.split("\n"))]
-            for offset, line in enumerate(new):
-                if offset >= len(old) or line != old[offset]:
-                    decoys.append(Decoy(id=f"benign-{edit.site.operator}-{first + offset}", line_number=first + offset,
-                                        kind=f"benign_{edit.site.operator}", description=rewrite.description))
         name = module.file_name
         diff = "\n".join(difflib.unified_diff(before_code, after, fromfile=f"a/{name}", tofile=f"b/{name}",
                                               lineterm="")) + "\n"
+        added = apply_unified_diff("\n".join(before_code) + "\n", diff).added
+        for edit in sorted((e for e in edits if not e.planted), key=lambda e: position[e.line]):
+            # The benign hunk's lines the diff shows as added are its look-alikes (of two
+            # swapped lines, the diff moves one).
+            rewrite = BENIGN_BY_NAME[edit.site.operator]
+            first = position[edit.line]
+            for number in range(first, first + len(edit.text.split("\n"))):
+                if number in added:
+                    decoys.append(Decoy(id=f"benign-{edit.site.operator}-{number}", line_number=number,
+                                        kind=f"benign_{edit.site.operator}", description=rewrite.description))
         snippet = CodeSnippet(code="\n".join(before_code) + "\n", language="python", file_name=name,
                               context=module.context)
         return EpisodeSpec(task_name=task_name, seed=seed, split=split, snippet=snippet, issues=tuple(issues),
@@ -205,15 +215,18 @@ class PullRequests:
 
 
 def _bug_counts(mix: PullRequestMix, rng: random.Random) -> dict[IssueType, int]:
-    """Bugs per category: none with :data:`EMPTY_SHARE`, else 1 to the maximum in all, spread
-    over the categories at random within each one's maximum."""
+    """Bugs per category: none with :data:`EMPTY_SHARE`, else a total drawn by
+    :data:`BUG_COUNT_WEIGHTS` (up to the mix's), spread over the categories at random within
+    each one's maximum."""
     kinds = sorted(mix.bugs, key=lambda kind: kind.value)
     counts = {kind: 0 for kind in kinds}
     if rng.random() < EMPTY_SHARE:
         return counts
     slots = [kind for kind in kinds for _ in range(mix.bugs[kind])]
+    totals = [total for total in sorted(BUG_COUNT_WEIGHTS) if total <= len(slots)] or [len(slots)]
+    total = rng.choices(totals, weights=[BUG_COUNT_WEIGHTS.get(t, 1) for t in totals])[0]
     rng.shuffle(slots)
-    for kind in slots[: rng.randint(1, len(slots))]:
+    for kind in slots[:total]:
         counts[kind] += 1
     return counts
 

@@ -125,7 +125,7 @@ def test_tasks_health_metadata(client) -> None:  # type: ignore[no-untyped-def]
     tasks = client.get("/tasks").get_json()["tasks"]
     assert [(t["name"], t["expected_issue_count"], t["max_steps"], t["success_threshold"]) for t in tasks] == [
         ("syntax_check", 7, 15, 0.7), ("logic_bug_detection", 3, 18, 0.7), ("security_audit", 9, 25, 0.7),
-        ("full_review", 6, 20, 0.7)]
+        ("full_review", 6, 20, 0.7), ("pr_review", None, 20, 0.7)]
     assert all(set(t["split_sizes"]) == {"train", "validation", "test", "holdout"} for t in tasks)
     assert all(t["split_sizes"]["holdout"] == 0 for t in tasks)  # no hold-out directory configured
     health = client.get("/health").get_json()

@@ -43,8 +43,8 @@ def test_catalogue_matches_the_modules() -> None:
         entry = GENERATOR.catalogue.modules.get(module.name)
         assert entry is not None and entry["digest"] == module.digest, f"{module.name}: catalogue is stale"
         # A security-dense module holds its domain's logic beside every safe pattern it plants
-        # on (owner filters, role checks, signatures, allow-lists): up to about 220 lines.
-        assert 40 <= len(module.lines) <= 220, module.name
+        # on (owner filters, role checks, signatures, allow-lists): up to about 240 lines.
+        assert 40 <= len(module.lines) <= 240, module.name
 
 
 def test_base_modules_are_split_into_disjoint_sets() -> None:

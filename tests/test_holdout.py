@@ -50,7 +50,7 @@ def test_holdout_modules_form_the_holdout_split_for_every_task_they_qualify_for(
     assert {module.name: module.split for module in registry.holdout.modules} == dict.fromkeys(COPIES.values(),
                                                                                                  HOLDOUT_SPLIT)
     sizes = {name: registry.split_sizes(name)[HOLDOUT_SPLIT] for name in registry.names()}
-    assert sizes == {"syntax_check": 2, "logic_bug_detection": 2, "security_audit": 2, "full_review": 2}
+    assert sizes == {"syntax_check": 2, "logic_bug_detection": 2, "security_audit": 2, "full_review": 2, "pr_review": 2}
     for name in registry.names():
         episode = registry.episode(name, seed=1, split=HOLDOUT_SPLIT)
         assert episode.origin in COPIES.values() and episode.split == HOLDOUT_SPLIT

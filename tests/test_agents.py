@@ -116,9 +116,14 @@ def test_static_lies_between_random_and_oracle(task: str) -> None:
     assert random_mean < static <= mean_score("oracle", task, range(1)) == 1.0
 
 
-@pytest.mark.parametrize("task", ["syntax_check", "security_audit"])
-def test_static_scores_well_on_syntax_and_security(task: str) -> None:
-    assert mean_score("static", task, range(20)) > 0.3
+def test_static_scores_well_on_syntax() -> None:
+    assert mean_score("static", "syntax_check", range(20)) > 0.3
+
+
+@pytest.mark.parametrize("task", ["security_audit", "full_review"])
+def test_static_stays_at_most_half_way_on_security_and_full_review(task: str) -> None:
+    # Bandit and taint checks find what one dangerous API gives away, not what needs reading.
+    assert mean_score("static", task, range(20)) <= 0.5
 
 
 def test_static_reports_only_the_task_categories_asks_no_hint_and_submits_last() -> None:

@@ -71,7 +71,7 @@ def play(player: Player, rng: random.Random, index: int, finish: bool = True) ->
     for _ in range(budget):
         roll = rng.random()
         confidence = round(rng.random(), 3) if rng.random() < 0.8 else None
-        if roll < 0.45:
+        if roll < 0.45 and spec.issues:  # a pull request may plant nothing
             planted = rng.choice(spec.issues)
             action = {"action_type": "identify_issue", "confidence": confidence, "issue": {
                 "line_number": planted.line_number, "issue_type": planted.issue_type.value, "severity": "low"}}

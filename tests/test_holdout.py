@@ -160,8 +160,6 @@ def test_evaluate_on_the_holdout_split(make_app, holdout_dir: Path) -> None:  # 
     assert static["logic_bug_detection"] <= 0.5, static
 
 
-@pytest.mark.xfail(strict=True, reason="static agent 0.72 on security_audit (10 episodes): most of the security content "
-                                       "is still found by its Bandit and taint checks")
 def test_the_static_agent_stays_well_below_the_oracle_on_holdout_security(make_app, holdout_dir: Path) -> None:  # type: ignore[no-untyped-def]
     static = evaluate_holdout(make_app, holdout_dir, "static", 10)
     assert static["security_audit"] <= 0.5, static

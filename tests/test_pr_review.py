@@ -14,6 +14,7 @@ from app.env import CodeIssue, CodeReviewerAction, CodeReviewerEnv, IssueType, S
 from app.env.corpus.operators import RewriteContext
 from app.env.corpus.operators_benign import BENIGN_BY_NAME, BENIGN_REWRITES
 from app.env.diffs import apply_unified_diff
+from conftest import ROOT
 
 REGISTRY = load_registry()
 TASK = "pr_review"
@@ -67,6 +68,21 @@ def test_a_logged_branch_needs_the_module_logger() -> None:
 ])
 def test_a_benign_rewrite_refuses_what_is_not_behaviour_preserving_on_its_face(name: str, text: str) -> None:
     assert benign(name, text) is None
+
+
+def test_a_named_query_names_the_sql_by_its_verb_where_the_name_is_new() -> None:
+    line = '    rows = db.execute("SELECT id FROM t WHERE owner = ?", (owner,)).fetchall()'
+    assert benign("named_query", line) == (
+        '    select_sql = "SELECT id FROM t WHERE owner = ?"\n'
+        '    rows = db.execute(select_sql, (owner,)).fetchall()')
+    assert benign("named_query", '    db.execute("DELETE FROM t WHERE id = ?", (key,))  # é') == (
+        '    delete_sql = "DELETE FROM t WHERE id = ?"\n    db.execute(delete_sql, (key,))  # é')
+    taken = RewriteContext(words=frozenset({"select_sql"}))
+    assert benign("named_query", line, taken) is None                                     # the name is in use
+    assert benign("named_query", '    db.execute(f"SELECT id FROM {table}")') is None      # not a plain literal
+    assert benign("named_query", '    db.execute("PRAGMA foreign_keys = ON")') is None     # no verb to name it by
+    assert benign("named_query", '    for row in db.execute("SELECT id FROM t"):') is None  # a block header
+    assert benign("named_query", '    db.execute("SELECT 1"); db.execute("SELECT 2")') is None
 
 
 def test_rename_local_renames_every_use_in_the_function_or_nothing() -> None:
@@ -137,7 +153,7 @@ def test_episodes_are_pull_requests_whose_planted_lines_the_diff_changed(split: 
         benign_lines = {decoy.line_number for decoy in episode.decoys}
         assert benign_lines and benign_lines <= applied.added
         assert not benign_lines & {n for issue in episode.issues for n in issue.accepted_lines}
-    assert 0 in counts and max(counts) >= 3, counts  # three pull requests in a hundred plant nothing
+    assert 0 in counts and max(counts) >= 3, counts  # two pull requests in a hundred plant nothing
 
 
 def test_an_episode_is_the_same_for_the_same_seed() -> None:
@@ -198,3 +214,33 @@ def test_reset_over_rest_shows_the_diff_and_the_openapi_document_describes_it(cl
     assert other["info"]["expected_issue_count"] == REGISTRY.get("logic_bug_detection").expected_issue_count
     spec = client.get("/openapi.json").get_json()
     assert "diff" in spec["components"]["schemas"]["Observation"]["properties"]
+
+
+# ---------------------------------------------------------------------- what a pull request plants
+
+def test_a_pull_request_plants_only_the_vulnerability_classes_its_task_names() -> None:
+    allowed = REGISTRY.get("pr_review").pull_request.operators[IssueType.SECURITY_VULNERABILITY]
+    planted = set()
+    for seed in range(60):
+        env = CodeReviewerEnv(task_name="pr_review", registry=REGISTRY)
+        env.reset(seed=seed, split="train")
+        planted |= {issue.kind for issue in env.ground_truth() if issue.issue_type is IssueType.SECURITY_VULNERABILITY}
+    assert planted and planted <= allowed
+
+
+@pytest.mark.parametrize("operators, message", [
+    ('security_vulnerability = ["no_such_operator"]', "unknown operator"),
+    ('security_vulnerability = ["flip_comparison"]', "plants logic_bug"),
+    ('syntax_error = ["missing_colon"]', "not planted by the task's mix"),
+    ('security_vulnerability = []', "non-empty list"),
+])
+def test_a_task_naming_operators_it_cannot_plant_is_refused(tmp_path, operators: str, message: str) -> None:
+    from app.env.tasks import TaskDefinitionError, _load_task
+
+    source = (ROOT / "tasks" / "pr_review" / "task.toml").read_text(encoding="utf-8")
+    head, _, _ = source.partition("[generator.operators]")
+    folder = tmp_path / "pr_review"
+    folder.mkdir()
+    (folder / "task.toml").write_text(f"{head}[generator.operators]\n{operators}\n", encoding="utf-8")
+    with pytest.raises(TaskDefinitionError, match=message):
+        _load_task(folder)

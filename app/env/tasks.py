@@ -18,6 +18,7 @@ from app.env.corpus.generator import EVALUATION_SPLITS, Catalogue, Generator
 from app.env.corpus.holdout import (HOLDOUT_CATALOGUE_ENV, HOLDOUT_DIR_ENV, HOLDOUT_SPLIT, Holdout, holdout_dirs,
                                     load_holdout)
 from app.env.corpus.modules import BaseModule, load_modules
+from app.env.corpus.operators import OPERATORS_BY_NAME
 from app.env.corpus.pull_requests import PullRequestMix, PullRequests
 from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIssue, Severity
 
@@ -163,7 +164,33 @@ def _pull_request_mix(generator: dict[str, Any], mix: tuple[tuple[IssueType, int
         return None
     if kind != "pull_request":
         raise TaskDefinitionError(f"unknown generator kind {kind!r} (file, pull_request)")
-    return PullRequestMix(bugs=dict(mix), benign=int(generator.get("benign", 3)))
+    return PullRequestMix(bugs=dict(mix), benign=int(generator.get("benign", 3)),
+                          operators=_restricted_operators(generator.get("operators", {}), dict(mix)))
+
+
+def _restricted_operators(raw: Any, mix: dict[IssueType, int]) -> dict[IssueType, frozenset[str]]:
+    """``[generator] operators``: per category of the mix, the only operators it is planted from."""
+    if not isinstance(raw, dict):
+        raise TaskDefinitionError("[generator] operators must be a table of category = [operator, ...]")
+    restricted: dict[IssueType, frozenset[str]] = {}
+    for category, names in raw.items():
+        try:
+            kind = IssueType(category)
+        except ValueError:
+            raise TaskDefinitionError(f"[generator] operators: unknown category {category!r}") from None
+        if kind not in mix:
+            raise TaskDefinitionError(f"[generator] operators: {category!r} is not planted by the task's mix")
+        if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+            raise TaskDefinitionError(f"[generator] operators.{category} must be a non-empty list of operator names")
+        for name in names:
+            operator = OPERATORS_BY_NAME.get(name)
+            if operator is None:
+                raise TaskDefinitionError(f"[generator] operators.{category}: unknown operator {name!r}")
+            if operator.issue_type is not kind:
+                raise TaskDefinitionError(f"[generator] operators.{category}: {name!r} plants "
+                                          f"{operator.issue_type.value}")
+        restricted[kind] = frozenset(names)
+    return restricted
 
 
 def _canonical_episode(folder: Path, name: str, raw: dict[str, Any]) -> EpisodeSpec:

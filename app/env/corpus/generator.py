@@ -32,6 +32,7 @@ import tokenize
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional
 
 from app.env.corpus.holdout import HOLDOUT_SPLIT
@@ -44,6 +45,8 @@ MIN_GAP = {IssueType.SYNTAX_ERROR: 4, IssueType.LOGIC_BUG: 2, IssueType.SECURITY
 ATTEMPTS = 40
 # A module must offer this many more verified lines than it plants, so episodes differ.
 SPARE_SITES = 2
+# No restriction on the operators a category is planted from.
+EVERY_OPERATOR: Mapping[IssueType, frozenset[str]] = MappingProxyType({})
 
 # Splits whose episodes are drawn with the episode secret when one is given: a score on them
 # must not be reachable by regenerating the episode from its seed.
@@ -276,9 +279,9 @@ class Generator:
         self._verified = {module.name: self.catalogue.verified(module) for module in self.modules}
         self._prepared: dict[str, _Prepared] = {}
         # Both depend only on the verified corpus, fixed above: computed once, not per episode.
-        self._sites: dict[tuple[str, IssueType, str], tuple[Site, ...]] = {}
-        self._eligible: dict[tuple[tuple[tuple[IssueType, int], ...], str], tuple[BaseModule, ...]] = {}
-        self._sites_by_key: dict[tuple[str, IssueType, str], tuple[Site, ...]] = {}
+        self._sites: dict[tuple[str, IssueType, str, Optional[frozenset[str]]], tuple[Site, ...]] = {}
+        self._eligible: dict[tuple[Any, ...], tuple[BaseModule, ...]] = {}
+        self._sites_by_key: dict[tuple[str, IssueType, str, Optional[frozenset[str]]], tuple[Site, ...]] = {}
         self._decoy_lines: dict[str, frozenset[int]] = {}
 
     @property
@@ -292,9 +295,11 @@ class Generator:
             self._prepared[module.name] = _prepare(module)
         return self._prepared[module.name]
 
-    def sites(self, module: BaseModule, issue_type: IssueType, split: str) -> tuple[Site, ...]:
-        """Verified sites of a category whose variant may appear in ``split``."""
-        key = (module.name, issue_type, split)
+    def sites(self, module: BaseModule, issue_type: IssueType, split: str,
+              operators: Optional[frozenset[str]] = None) -> tuple[Site, ...]:
+        """Verified sites of a category whose variant may appear in ``split``; only those of
+        ``operators`` when given."""
+        key = (module.name, issue_type, split, operators)
         found = self._sites.get(key)
         if found is None:
             # The hold-out split takes the test split's variants: both measure generalisation.
@@ -303,15 +308,18 @@ class Generator:
                 site for site in self._verified[module.name]
                 if OPERATORS_BY_NAME[site.operator].issue_type is issue_type
                 and variant_split in OPERATORS_BY_NAME[site.operator].variant(site.variant).splits
+                and (operators is None or site.operator in operators)
             )
         return found
 
-    def _sorted_sites(self, module: BaseModule, issue_type: IssueType, split: str) -> tuple[Site, ...]:
+    def _sorted_sites(self, module: BaseModule, issue_type: IssueType, split: str,
+                      operators: Optional[frozenset[str]] = None) -> tuple[Site, ...]:
         """:meth:`sites` in the order of their keys."""
-        key = (module.name, issue_type, split)
+        key = (module.name, issue_type, split, operators)
         found = self._sites_by_key.get(key)
         if found is None:
-            found = self._sites_by_key[key] = tuple(sorted(self.sites(module, issue_type, split), key=lambda s: s.key))
+            found = self._sites_by_key[key] = tuple(sorted(self.sites(module, issue_type, split, operators),
+                                                           key=lambda s: s.key))
         return found
 
     def _unplantable(self, module: BaseModule) -> frozenset[int]:
@@ -348,16 +356,20 @@ class Generator:
         """Verified lines a module needs per category to carry ``mix`` (spares included)."""
         return {kind: count + SPARE_SITES for kind, count in mix.items()}
 
-    def eligible(self, mix: Mapping[IssueType, int], split: str) -> tuple[BaseModule, ...]:
-        """Modules of ``split`` with enough verified sites for every category of ``mix``."""
-        key = (tuple(sorted(mix.items(), key=lambda item: item[0].value)), split)
+    def eligible(self, mix: Mapping[IssueType, int], split: str,
+                 operators: Mapping[IssueType, frozenset[str]] = EVERY_OPERATOR) -> tuple[BaseModule, ...]:
+        """Modules of ``split`` with enough verified sites for every category of ``mix`` (from
+        ``operators`` of a category, where given)."""
+        key = (tuple(sorted(mix.items(), key=lambda item: item[0].value)), split,
+               tuple(sorted((kind.value, names) for kind, names in operators.items())))
         found = self._eligible.get(key)
         if found is None:
             needed = self.needed(mix)
             found = self._eligible[key] = tuple(
                 module for module in self.modules
                 if module.split == split
-                and all(len({s.line for s in self.sites(module, kind, split)}) >= needed[kind] for kind in mix)
+                and all(len({s.line for s in self.sites(module, kind, split, operators.get(kind))}) >= needed[kind]
+                        for kind in mix)
             )
         return found
 
@@ -388,12 +400,12 @@ class Generator:
                 return episode
         raise ValueError(f"could not generate {task_name} seed {seed} ({split}) in {ATTEMPTS} attempts")
 
-    def _choose_sites(self, module: BaseModule, mix: Mapping[IssueType, int], split: str,
-                      rng: random.Random) -> Optional[list[Site]]:
+    def _choose_sites(self, module: BaseModule, mix: Mapping[IssueType, int], split: str, rng: random.Random,
+                      operators: Mapping[IssueType, frozenset[str]] = EVERY_OPERATOR) -> Optional[list[Site]]:
         decoy_lines = self._unplantable(module)
         chosen: list[Site] = []
         for kind in sorted(mix, key=lambda k: k.value):
-            pool = list(self._sorted_sites(module, kind, split))
+            pool = list(self._sorted_sites(module, kind, split, operators.get(kind)))
             rng.shuffle(pool)
             used_operators: dict[str, int] = {}
             picked = 0

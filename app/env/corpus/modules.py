@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
+import re
 import tokenize
 import tomllib
 from dataclasses import dataclass, field
@@ -116,7 +117,8 @@ class BaseModule:
             and node.value.func.attr == "getLogger"
         ]
         return RewriteContext(dict_keys=tuple(sorted(k for k in keys if k.isidentifier())),
-                              logger=loggers[0] if loggers else None)
+                              logger=loggers[0] if loggers else None,
+                              words=frozenset(re.findall(r"[A-Za-z_]\w*", self.source)))
 
     @cached_property
     def _numbers_by_text(self) -> dict[str, tuple[int, ...]]:

@@ -64,10 +64,13 @@ class RewriteContext:
         dict_keys: The string keys the module reads or writes (``d["key"]``, ``d.get("key")``,
             ``{"key": ...}``), sorted.
         logger: The module-level name bound to ``logging.getLogger(...)``, if any.
+        words: Every identifier-like word of the module's source (names, and words in strings
+            and comments): a rewrite that introduces a name picks one outside them.
     """
 
     dict_keys: tuple[str, ...] = ()
     logger: Optional[str] = None
+    words: frozenset[str] = frozenset()
 
 
 NO_CONTEXT = RewriteContext()

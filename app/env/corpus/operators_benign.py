@@ -262,6 +262,47 @@ def _explaining_variable(text: str, context: RewriteContext) -> Optional[str]:
     return f"{indent}{name} = {value}\n{indent}return {name}"
 
 
+# ---------------------------------------------------------------------- a query named first
+
+# SQL verbs a query's name is made from (``select_sql`` ...): a new name, never a synonym the
+# episode's renaming draws from.
+_SQL_VERBS = ("select", "insert", "update", "delete")
+_QUERY_METHODS = frozenset({"execute", "executemany"})
+_SIMPLE_STATEMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr, ast.Return)
+
+
+def _named_query(text: str, context: RewriteContext) -> Optional[str]:
+    """``db.execute("SELECT ...", args)`` -> the SQL given a name on the line before, then passed
+    by that name. Only on a line that is a whole simple statement, for a plain string literal
+    whose name (from its verb) appears nowhere in the module."""
+    indent = _indent(text)
+    statement = text.strip()
+    try:
+        tree = ast.parse(statement)
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], _SIMPLE_STATEMENTS):
+        return None
+    calls = [node for node in ast.walk(tree.body[0]) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Attribute) and node.func.attr in _QUERY_METHODS and node.args]
+    if len(calls) != 1:
+        return None
+    literal = calls[0].args[0]
+    if not (isinstance(literal, ast.Constant) and isinstance(literal.value, str)
+            and literal.lineno == literal.end_lineno == 1 and literal.end_col_offset is not None):
+        return None
+    verb = literal.value.strip().split(" ", 1)[0].lower()
+    name = f"{verb}_sql"
+    if verb not in _SQL_VERBS or name in context.words:
+        return None
+    encoded = statement.encode("utf-8")  # ast's columns count bytes
+    source = encoded[literal.col_offset:literal.end_col_offset].decode("utf-8")
+    if "\\" in source:
+        return None
+    call = (encoded[:literal.col_offset] + name.encode("utf-8") + encoded[literal.end_col_offset:]).decode("utf-8")
+    return f"{indent}{name} = {source}\n{indent}{call}"
+
+
 # ---------------------------------------------------------------------- rename a local
 
 _RENAMES = {"total": "running_total", "count": "tally", "result": "collected", "rows": "records", "items": "entries",
@@ -323,6 +364,7 @@ BENIGN_REWRITES: tuple[BenignRewrite, ...] = (
     BenignRewrite("len_check", "Emptiness tested with len() instead of truthiness.", 1, _len_check),
     BenignRewrite("comprehension_to_loop", "A list comprehension written as a loop.", 1, _comprehension_to_loop),
     BenignRewrite("explaining_variable", "A returned computation named before it is returned.", 1, _explaining_variable),
+    BenignRewrite("named_query", "A query's SQL given a name before the call that runs it.", 1, _named_query),
     BenignRewrite("rename_local", "A local variable renamed throughout its function.", WHOLE_FUNCTION,
                   lambda text, context: _rename_local(text)),
 )

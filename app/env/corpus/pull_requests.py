@@ -3,7 +3,7 @@
 A pull request is a handful of hunks on one base module. Some are benign rewrites
 (``operators_benign``: each proved behaviour-preserving by the module's tests and exploits);
 others plant verified bugs or vulnerabilities, as in the other tasks. How many bugs varies per
-episode, from none (the right review is then an immediate ``submit_review``; three pull requests in
+episode, from none (the right review is then an immediate ``submit_review``; two pull requests in
 a hundred) to the task's maximum per category. The agent sees the code before and the unified diff; reported line
 numbers are those of the code after the pull request (the ``+`` side of the diff).
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 from app.env.corpus.generator import (
@@ -38,8 +38,9 @@ from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIs
 # Benign hunks per pull request: at least this many, so every pull request changes something.
 MIN_BENIGN = 2
 # The share of pull requests that plant nothing: often enough that a reviewer must be able to
-# say so, rare enough that submitting every review at once never pays (under 5% success).
-EMPTY_SHARE = 0.03
+# say so, rare enough that submitting every review at once never pays (under 5% success even
+# on a sample of 40 episodes: at 3 in 100, one sample of 300 held 14).
+EMPTY_SHARE = 0.02
 # How many bugs the other pull requests plant, by weight. A pull request whose one bug a pattern
 # finds is reviewed in full by that pattern, so one-bug pull requests are the rarer kind.
 BUG_COUNT_WEIGHTS = {1: 1, 2: 3, 3: 3, 4: 2}
@@ -49,10 +50,12 @@ HUNK_GAP = 2
 
 @dataclass(frozen=True)
 class PullRequestMix:
-    """The most bugs per category a pull request plants, and the most benign hunks."""
+    """The most bugs per category a pull request plants, the most benign hunks, and the
+    operators a category is planted from where it is restricted (every one otherwise)."""
 
     bugs: Mapping[IssueType, int]
     benign: int
+    operators: Mapping[IssueType, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class PullRequests:
     def eligible(self, mix: PullRequestMix, split: str) -> tuple[BaseModule, ...]:
         """Modules of ``split`` able to carry the largest pull request of ``mix``."""
         bugs = {kind: count for kind, count in mix.bugs.items() if count}
-        carriers = self.generator.eligible(bugs, split) if bugs else tuple(
+        carriers = self.generator.eligible(bugs, split, mix.operators) if bugs else tuple(
             m for m in self.generator.modules if m.split == split)
         return tuple(m for m in carriers
                      if len({s.line for s in self.benign_sites(m)}) >= mix.benign + SPARE_SITES)
@@ -102,16 +105,17 @@ class PullRequests:
             module = modules[rng.randrange(len(modules))]
             counts = _bug_counts(mix, rng)
             benign = rng.randint(MIN_BENIGN, max(MIN_BENIGN, mix.benign))
-            episode = self._attempt(task_name, counts, benign, seed, split, stream, module, rng)
+            episode = self._attempt(task_name, mix, counts, benign, seed, split, stream, module, rng)
             if episode is not None:
                 return episode
         raise ValueError(f"could not generate {task_name} seed {seed} ({split}) in {ATTEMPTS} attempts")
 
-    def _attempt(self, task_name: str, counts: Mapping[IssueType, int], benign: int, seed: int, split: str,
-                 stream: str, module: BaseModule, rng: random.Random) -> Optional[EpisodeSpec]:
+    def _attempt(self, task_name: str, mix: PullRequestMix, counts: Mapping[IssueType, int], benign: int,
+                 seed: int, split: str, stream: str, module: BaseModule,
+                 rng: random.Random) -> Optional[EpisodeSpec]:
         generator = self.generator
         wanted = {kind: count for kind, count in counts.items() if count}
-        chosen = generator._choose_sites(module, wanted, split, rng) if wanted else []
+        chosen = generator._choose_sites(module, wanted, split, rng, mix.operators) if wanted else []
         if chosen is None:
             return None
         prepared = generator.prepared(module)

@@ -109,11 +109,17 @@ def test_static_never_reads_the_answer_key_and_gives_the_same_review_without_it(
     assert with_trap == without and trapped == plain
 
 
-@pytest.mark.parametrize("task", TASK_NAMES)
+@pytest.mark.parametrize("task", [name for name in TASK_NAMES if name != "pr_review"])
 def test_static_lies_between_random_and_oracle(task: str) -> None:
     static = mean_score("static", task, range(20))
     random_mean = mean_score("random", task, range(100))
     assert random_mean < static <= mean_score("oracle", task, range(1)) == 1.0
+
+
+def test_static_finds_next_to_nothing_in_a_pull_request() -> None:
+    # A pull request plants only vulnerabilities found by reading, and the static reviewer's
+    # logic checks find almost no realistic mutant: like random play, it stays near zero.
+    assert mean_score("static", "pr_review", range(20)) < 0.1
 
 
 def test_static_scores_well_on_syntax() -> None:

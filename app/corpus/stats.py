@@ -15,12 +15,15 @@ from app.env.tasks import TaskRegistry
 def content_row(registry: TaskRegistry, task_name: str, split: str, seeds: int) -> dict[str, Any]:
     """The content figures of one task on one split, sampled over seeds ``0..seeds-1``."""
     generator = registry.generator
-    mix = dict(registry.get(task_name).mix)
+    task = registry.get(task_name)
+    mix = dict(task.mix)
+    # A pull-request task may plant a category from some operators only.
+    restricted = task.pull_request.operators if task.pull_request is not None else {}
     modules = registry.carriers(task_name, split)
     operators: set[str] = set()
     for module in modules:
         for kind in mix:
-            operators.update(site.operator for site in generator.sites(module, kind, split))
+            operators.update(site.operator for site in generator.sites(module, kind, split, restricted.get(kind)))
     cwes = {OPERATORS_BY_NAME[name].cwe for name in operators if OPERATORS_BY_NAME[name].cwe}
     planted = multi_line = vulnerabilities = seen_by_bandit = 0
     for seed in range(seeds if modules else 0):

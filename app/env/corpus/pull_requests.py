@@ -20,6 +20,7 @@ from typing import Mapping, Optional
 
 from app.env.corpus.generator import (
     ATTEMPTS,
+    EVERY_OPERATOR,
     SPARE_SITES,
     Generator,
     _covered,
@@ -38,8 +39,8 @@ from app.env.models import CodeSnippet, Decoy, EpisodeSpec, IssueType, PlantedIs
 # Benign hunks per pull request: at least this many, so every pull request changes something.
 MIN_BENIGN = 2
 # The share of pull requests that plant nothing: often enough that a reviewer must be able to
-# say so, rare enough that submitting every review at once never pays (under 5% success even
-# on a sample of 40 episodes: at 3 in 100, one sample of 300 held 14).
+# say so, rare enough that submitting every review at once never pays (2% expected success;
+# at 3 in 100 one sample of 300 held 14, and a 40-episode sample crossed 5% one time in eight).
 EMPTY_SHARE = 0.02
 # How many bugs the other pull requests plant, by weight. A pull request whose one bug a pattern
 # finds is reviewed in full by that pattern, so one-bug pull requests are the rarer kind.
@@ -55,7 +56,7 @@ class PullRequestMix:
 
     bugs: Mapping[IssueType, int]
     benign: int
-    operators: Mapping[IssueType, frozenset[str]] = field(default_factory=dict)
+    operators: Mapping[IssueType, frozenset[str]] = field(default_factory=lambda: EVERY_OPERATOR)
 
 
 @dataclass(frozen=True)

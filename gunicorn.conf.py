@@ -1,20 +1,20 @@
 """gunicorn settings, read from the environment.
 
-Each WebSocket holds a worker thread for its lifetime, so with the gthread worker the number of
-concurrent sockets per process is bounded by GUNICORN_THREADS; the app refuses sockets beyond
-WS_MAX_CONNECTIONS (defaulting to threads - 4, keeping threads free for HTTP) with
-CAPACITY_REACHED instead of letting them queue.
+The worker is gevent's (see ``app/serving.py``): a connection, WebSocket or keep-alive, is a
+greenlet, and a worker holds ``GUNICORN_WORKER_CONNECTIONS`` of them. The app refuses
+WebSockets beyond ``WS_MAX_CONNECTIONS`` per worker (by default all connections but 256 kept
+for HTTP) with CAPACITY_REACHED instead of letting them queue. ``GUNICORN_WORKER_CLASS=gthread``
+runs gunicorn's threaded worker instead, where a socket holds one of ``GUNICORN_THREADS``.
 """
 
 import os
 
-from app.serving import default_workers
+from app.serving import default_workers, default_ws_connections, raise_open_file_limit
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '7860')}")
-# LingeringThreadWorker is gunicorn's gthread worker serving a keep-alive connection's next
-# request on the thread that answered the last one (see app/serving.py).
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "app.serving.LingeringThreadWorker")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 workers = int(os.environ.get("GUNICORN_WORKERS") or default_workers())
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "2048"))
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 # Each worker listens on a socket of its own (SO_REUSEPORT), and the kernel spreads new
 # connections across them. On one shared socket, whichever worker woke first took them: a
@@ -24,10 +24,14 @@ threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 # restarts); GUNICORN_REUSE_PORT=0 keeps one shared socket.
 reuse_port = (workers > 1 and not bind.startswith(("unix:", "fd://"))
               and os.environ.get("GUNICORN_REUSE_PORT", "1") != "0")
-os.environ.setdefault("WS_MAX_CONNECTIONS", str(max(1, threads - 4)))
+os.environ.setdefault("WS_MAX_CONNECTIONS", str(default_ws_connections(worker_class, worker_connections, threads)))
+raise_open_file_limit(worker_connections)
 # A worker that stops answering its heartbeat for this long is replaced.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+# Seconds a keep-alive connection may stay quiet between requests. Under gevent it is also the
+# longest a request's head (its line and headers) may take to arrive: a client that sends its
+# headers a few bytes at a time is dropped then, and holds only a greenlet meanwhile.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"

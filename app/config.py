@@ -37,6 +37,11 @@ def from_environment() -> dict[str, Any]:
         "LIVE_EPISODES": _int_env("LIVE_EPISODES", 1024),
         "WS_MAX_MESSAGE_BYTES": _int_env("WS_MAX_MESSAGE_BYTES", 64 * 1024),
         "WS_MAX_CONNECTIONS": _int_env("WS_MAX_CONNECTIONS", 1000),
+        # A socket that has sent nothing for WS_PING_SECONDS is pinged, and closed (1011) when
+        # nothing comes for as long again: a vanished peer frees its slot within two intervals
+        # (0: never ping). One that sends no message for WS_IDLE_SECONDS is closed (1001; 0: never).
+        "WS_PING_SECONDS": _int_env("WS_PING_SECONDS", 20),
+        "WS_IDLE_SECONDS": _int_env("WS_IDLE_SECONDS", 600),
         # zlib level of replies on sockets that agreed to permessage-deflate (0-9). A step's
         # reply (about 6 KB, mostly the snippet sent again) compresses to about 430 bytes at 1
         # in 11 us, and to about 360 bytes at zlib's default 6 in 28 us.

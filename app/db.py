@@ -11,6 +11,7 @@ import fcntl
 import logging
 import os
 import select
+import sys
 import threading
 import weakref
 from contextlib import contextmanager
@@ -88,6 +89,10 @@ class WriteGate:
     between attempts (up to 100 ms each); a kernel file lock instead wakes the next writer the
     moment the lock is free, so several server processes can share one SQLite file. Reentrant
     within a thread. ``path`` None (an in-memory database) uses the thread lock alone.
+
+    Under gevent (the default server) the lock is patched into a greenlet's lock, and a
+    ``flock`` held by another process is waited for on a thread of gevent's pool, so that the
+    worker's other greenlets run meanwhile (see :func:`lock_file`).
     """
 
     def __init__(self, path: Optional[Path]) -> None:
@@ -107,7 +112,7 @@ class WriteGate:
         self._lock.acquire()
         if self._depth == 0 and self.path is not None:
             try:
-                fcntl.flock(self._file(), fcntl.LOCK_EX)
+                lock_file(self._file())
             except OSError as exc:
                 self._lock.release()
                 raise sa.exc.OperationalError(f"cannot open the write lock {self.path}", None, exc) from exc
@@ -145,6 +150,28 @@ class WriteGate:
             fd, self._fd = self._fd, None
             if fd is not None and self._pid == os.getpid():
                 os.close(fd)
+
+
+def lock_file(fd: int) -> None:
+    """Take an exclusive ``flock`` on ``fd``, waiting for it as long as another process holds it.
+
+    In a gevent-patched process a blocking ``flock`` would stop every greenlet of the worker
+    (gevent cannot patch it); there the wait happens on a native thread of gevent's pool, the
+    calling greenlet alone waiting for it. Locks of ``flock`` belong to the open file, not to
+    the thread, so the lock taken there is this process's.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        import gevent
+
+        gevent.get_hub().threadpool.apply(fcntl.flock, (fd, fcntl.LOCK_EX))
+    else:
+        fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 class WalCheckpointer:

@@ -273,7 +273,8 @@ def review_socket(ws: Any) -> None:
     # A frame over WS_MAX_MESSAGE_BYTES gets an error frame; one far over it is a flood, not a
     # mistake: the socket closes (1009) before the frame is buffered whole.
     channel = Channel(ws, max_size=HARD_FRAME_FACTOR * app.config["WS_MAX_MESSAGE_BYTES"],
-                      deflate_level=app.config["WS_DEFLATE_LEVEL"])
+                      deflate_level=app.config["WS_DEFLATE_LEVEL"],
+                      ping_seconds=app.config["WS_PING_SECONDS"], idle_seconds=app.config["WS_IDLE_SECONDS"])
     limiter: ConnectionLimiter = app.extensions["ws_limiter"]
     if not limiter.acquire():
         try:

@@ -10,13 +10,18 @@ between the protocol and the socket.
 
 Permessage-deflate, when the handshake agreed to it, is carried over with the parameters
 wsproto accepted, so compressed and plain clients are both served.
+
+A peer that vanished (a killed process, a dropped network) sends nothing, not even a close:
+when nothing has arrived for ``ping_seconds`` the channel sends a ping, and when nothing has
+arrived for as long again it closes (1011). A peer that answers pings but sends no message for
+``idle_seconds`` is closed too (1001). Either way its slot is free for the next client.
 """
 
 from __future__ import annotations
 
 import socket
 import time
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from websockets.extensions.base import Extension
 from websockets.extensions.permessage_deflate import PerMessageDeflate
@@ -27,6 +32,8 @@ from wsproto.extensions import PerMessageDeflate as HandshakeDeflate
 RECEIVE_BYTES = 65536
 # How long a connection closed by this side waits for the peer's close frame.
 CLOSE_TIMEOUT_SECONDS = 1.0
+# How long a send may wait for the peer to take its bytes before the peer counts as gone.
+SEND_TIMEOUT_SECONDS = 30.0
 
 
 class ChannelClosed(Exception):
@@ -68,11 +75,16 @@ class Channel:
 
     ``max_size`` bounds a message, fragments included: beyond it the connection closes with
     1009 before the payload is buffered. ``deflate_level``: zlib level of outgoing messages
-    when the handshake agreed to permessage-deflate.
+    when the handshake agreed to permessage-deflate. ``ping_seconds`` (0: never ping) and
+    ``idle_seconds`` (0: no limit) are described in the module's docstring.
     """
 
-    def __init__(self, ws: Any, max_size: int, deflate_level: int) -> None:
+    def __init__(self, ws: Any, max_size: int, deflate_level: int,
+                 ping_seconds: float = 0, idle_seconds: float = 0) -> None:
         self.sock: socket.socket = ws.sock
+        self.ping_seconds, self.idle_seconds = ping_seconds, idle_seconds
+        self.heard = self.last_message = time.monotonic()  # anything at all / a message
+        self.pinged = False
         self.protocol = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size)
         self.protocol.extensions = negotiated_extensions(ws.ws, deflate_level)
         # flask-sock closes its own object after the handler returns; it must not write a
@@ -97,17 +109,50 @@ class Channel:
             if self.protocol.state is not State.OPEN:
                 raise ChannelClosed(self._reason())
             try:
+                self.sock.settimeout(self._wait_seconds())
                 data = self.sock.recv(RECEIVE_BYTES)
+            except TimeoutError:
+                self._keep_alive()
+                continue
             except OSError:
                 data = b""
             if data:
+                self.heard, self.pinged = time.monotonic(), False
                 self.protocol.receive_data(data)
             else:
                 self.protocol.receive_eof()
             for event in self.protocol.events_received():
                 self._collect(event)
             self._flush()
+        self.last_message = time.monotonic()
         return self.pending.pop(0)
+
+    def _wait_seconds(self) -> Optional[float]:
+        """How long the next read may wait before a ping is due or a limit is reached (None:
+        for ever)."""
+        deadlines = []
+        if self.ping_seconds > 0:
+            deadlines.append(self.heard + self.ping_seconds * (2 if self.pinged else 1))
+        if self.idle_seconds > 0:
+            deadlines.append(self.last_message + self.idle_seconds)
+        if not deadlines:
+            return None
+        return max(0.001, min(deadlines) - time.monotonic())
+
+    def _keep_alive(self) -> None:
+        """A read timed out: ping a quiet peer, or close a channel whose peer is gone or idle."""
+        now = time.monotonic()
+        if self.idle_seconds > 0 and now >= self.last_message + self.idle_seconds:
+            self.close(CloseCode.GOING_AWAY, f"idle for {self.idle_seconds:g} s")
+        elif self.ping_seconds > 0 and now >= self.heard + self.ping_seconds:
+            if self.pinged:
+                self.close(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+                self.protocol.receive_eof()  # the peer is gone: no close frame will come
+                self.protocol.events_received()
+            else:
+                self.pinged = True
+                self.protocol.send_ping(b"")
+                self._flush()
 
     def send(self, text: str) -> None:
         """Send one text message."""
@@ -173,6 +218,7 @@ class Channel:
                 if chunk == SEND_EOF:
                     self.sock.shutdown(socket.SHUT_WR)
                 else:
+                    self.sock.settimeout(SEND_TIMEOUT_SECONDS)
                     self.sock.sendall(chunk)
             except OSError:
                 # The peer is gone: nothing more can be read or written.

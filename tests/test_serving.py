@@ -1,7 +1,7 @@
-"""The gunicorn worker (``app.serving.LingeringThreadWorker``): a keep-alive connection is served
-whether its next request comes at once (same thread), after the linger (back through gunicorn's
-poller), or pipelined behind the previous one in a single packet; a reply leaves in one TCP
-segment, and a WebSocket's frames are not held back by that."""
+"""How gunicorn serves the app (``gunicorn.conf.py``, ``app/serving.py``): gevent's worker serves a
+keep-alive connection's requests whenever they come, pipelined ones included; clients that send
+their headers slowly hold neither the health check nor a step back; each worker listens on a
+socket of its own; the limits follow the worker class."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import requests
 from websockets.sync.client import connect
 
 from app.devserver import LocalServer
@@ -60,7 +61,7 @@ def test_one_keep_alive_connection_serves_quick_late_and_pipelined_requests(serv
             stream.sendall(request("/tasks"))
             status, body = read_response(stream, buffer)
             assert status == 200 and len(body["tasks"]) >= 3
-        time.sleep(0.2)  # far beyond the linger: the connection went back to gunicorn's poller
+        time.sleep(0.2)  # a quiet moment between requests
         stream.sendall(request("/tasks"))
         assert read_response(stream, buffer)[0] == 200
         stream.sendall(request("/tasks") + request("/health"))  # two requests in one packet
@@ -68,90 +69,6 @@ def test_one_keep_alive_connection_serves_quick_late_and_pipelined_requests(serv
         status, body = read_response(stream, buffer)
         assert status == 200 and body["status"] == "healthy"
         assert not buffer
-
-
-def _segments_sent_to(client: socket.socket) -> int:
-    """TCP segments the server has sent on the connection ``client`` holds (``ss``'s counter)."""
-    port = client.getsockname()[1]
-    listing = subprocess.run(["ss", "-tinH", "state", "established", f"( dport = :{port} )"],
-                             capture_output=True, text=True, check=True).stdout
-    return int(re.search(r"segs_out:(\d+)", listing).group(1))
-
-
-@pytest.mark.skipif(shutil.which("ss") is None, reason="needs iproute2's ss to read TCP counters")
-def test_a_reply_leaves_as_one_segment(server: LocalServer) -> None:
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stream:
-        buffer = bytearray()
-        stream.sendall(request("/tasks"))
-        read_response(stream, buffer)
-        time.sleep(0.1)
-        before = _segments_sent_to(stream)
-        for _ in range(20):
-            stream.sendall(request("/tasks"))
-            assert read_response(stream, buffer)[0] == 200
-            time.sleep(0.005)
-        per_reply = (_segments_sent_to(stream) - before) / 20
-    # Headers and body as two segments would be 2 per reply (more for a body above one MSS:
-    # /tasks is a few kB). A stray ACK may add a little.
-    assert per_reply < 1.5, per_reply
-
-
-def test_websocket_frames_are_not_held_back(server: LocalServer) -> None:
-    """A corked socket sends a partial segment only after 200 ms: 20 replies in a row would
-    take 4 s if the WebSocket's socket were corked."""
-    with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
-        started = time.monotonic()
-        for _ in range(20):
-            ws.send(json.dumps({"type": "state"}))
-            json.loads(ws.recv(timeout=10))
-        assert time.monotonic() - started < 2.0
-
-
-def test_lingering_never_takes_every_thread() -> None:
-    """Two threads and a linger of 3 s: the first connection's thread lingers on it; the
-    second's may not (a thread lingers only while half the threads are free), so a third
-    connection is served at once rather than after a linger ends."""
-    server = LocalServer.with_temporary_database(workers=1, threads=2,
-                                                 extra_env={"GUNICORN_KEEPALIVE_LINGER_MS": "3000"})
-    try:
-        streams = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(3)]
-        buffers = [bytearray() for _ in streams]
-        for stream, buffer in zip(streams[:2], buffers):
-            stream.sendall(request("/health"))
-            assert read_response(stream, buffer)[0] == 200
-        started = time.monotonic()
-        streams[2].sendall(request("/health"))
-        assert read_response(streams[2], buffers[2])[0] == 200
-        assert time.monotonic() - started < 1.5
-        for stream, buffer in zip(streams, buffers):  # every connection is still served
-            stream.sendall(request("/health"))
-            assert read_response(stream, buffer)[0] == 200
-        for stream in streams:
-            stream.close()
-    finally:
-        server.stop()
-
-
-def worker_policies(server: LocalServer) -> set[int]:
-    """The scheduling policies of every thread of the server's worker processes (Linux)."""
-    workers = [int(child) for task in Path(f"/proc/{server.process.pid}/task").iterdir()
-               for child in (task / "children").read_text().split()]
-    assert workers, "the server has no worker process"
-    return {os.sched_getscheduler(int(thread.name)) for worker in workers
-            for thread in Path(f"/proc/{worker}/task").iterdir()}
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
-def test_worker_threads_run_under_batch_scheduling(server: LocalServer) -> None:
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stream:
-        stream.sendall(request("/health"))  # the pool's threads exist once a request was served
-        assert read_response(stream, bytearray())[0] == 200
-        assert worker_policies(server) == {os.SCHED_BATCH}
-    default = LocalServer.with_temporary_database(workers=1, threads=2, extra_env={"GUNICORN_SCHED_BATCH": "0"})
-    try:
-        assert worker_policies(default) == {os.SCHED_OTHER}
-    finally:
-        default.stop()
 
 
 class _Registry:
@@ -196,3 +113,63 @@ def test_each_worker_listens_on_a_socket_of_its_own(workers: int, setting: str |
         assert listening_sockets(running.port) == sockets
     finally:
         running.stop()
+
+
+SLOW_CLIENTS = 300
+
+
+def test_clients_sending_their_headers_slowly_delay_neither_health_nor_a_step() -> None:
+    """300 sockets each sending a request head a few bytes every 2 s: the health check and an
+    episode's reset and step are answered within 2 s meanwhile, and the server drops the slow
+    sockets once the head has taken longer than the keep-alive time (5 s)."""
+    running = LocalServer.with_temporary_database(workers=2)
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(SLOW_CLIENTS):
+            stream = socket.create_connection(("127.0.0.1", running.port), timeout=10)
+            stream.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n")
+            slow.append(stream)
+        started = time.monotonic()
+        for round_ in range(4):
+            for stream in slow:
+                try:
+                    stream.sendall(f"X-Slow-{round_}: a".encode())
+                except OSError:
+                    pass  # already dropped by the server
+            for _ in range(2):
+                began = time.monotonic()
+                assert requests.get(running.url + "/health", timeout=2).status_code == 200
+                reset = requests.post(running.url + "/reset", json={"task": "syntax_check"}, timeout=2)
+                step = requests.post(running.url + "/step", timeout=2, json={
+                    "session_id": reset.json()["session_id"], "action": {"action_type": "request_hint"}})
+                assert step.status_code == 200
+                assert time.monotonic() - began < 2
+            time.sleep(max(0.0, started + 2 * (round_ + 1) - time.monotonic()))
+        dropped = 0
+        for stream in slow:
+            stream.settimeout(0.5)
+            try:
+                dropped += stream.recv(4096) == b""
+            except ConnectionResetError:
+                dropped += 1
+            except TimeoutError:
+                pass
+        assert dropped == SLOW_CLIENTS
+    finally:
+        for stream in slow:
+            stream.close()
+        running.stop()
+
+
+def test_websocket_limit_and_open_files_follow_the_worker_class() -> None:
+    from app.serving import default_ws_connections, raise_open_file_limit
+    import resource
+
+    assert default_ws_connections("gevent", 2048, 32) == 2048 - 256
+    assert default_ws_connections("gevent", 64, 32) == 32
+    assert default_ws_connections("gthread", 2048, 32) == 28
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert raise_open_file_limit(1) == soft  # never lowered
+    wanted = min(hard, soft + 512)
+    assert raise_open_file_limit(wanted - 256) == wanted
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

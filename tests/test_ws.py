@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -244,3 +245,75 @@ def test_text_that_is_not_utf8_closes_with_1007(live_server: LiveServer) -> None
             received += chunk
         assert received[0] == 0x88  # a close frame, unmasked, final
         assert int.from_bytes(received[2:4], "big") == 1007
+
+
+def open_raw_websocket(port: int) -> socket.socket:
+    """A WebSocket opened by hand that then reads and answers nothing, as a vanished peer."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    raw.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = raw.recv(4096)
+        assert chunk, "the server closed the handshake"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101")
+    return raw
+
+
+def server_frames(raw: socket.socket, seconds: float) -> tuple[list[tuple[int, bytes]], float]:
+    """The frames the server sent on ``raw`` until it closed the TCP connection (opcode and
+    payload; server frames are unmasked and short here), and the seconds that took."""
+    started, data = time.monotonic(), b""
+    raw.settimeout(seconds)
+    while chunk := raw.recv(4096):
+        data += chunk
+    frames = []
+    while data:
+        opcode, length = data[0] & 0x0F, data[1] & 0x7F
+        frames.append((opcode, data[2:2 + length]))
+        data = data[2 + length:]
+    return frames, time.monotonic() - started
+
+
+def test_a_vanished_peer_is_pinged_then_closed_and_its_slot_serves_the_next_client(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    path = tmp_path / "ping.db"
+    shutil.copy(sqlite_template, path)
+    server = LiveServer(f"sqlite:///{path}", workers=1, extra_env={
+        "WS_MAX_CONNECTIONS": "1", "WS_PING_SECONDS": "1", "WS_IDLE_SECONDS": "600"})
+    try:
+        silent = open_raw_websocket(server.port)
+        with connect(server.ws_url) as refused:  # the one slot is the silent peer's
+            assert json.loads(refused.recv(timeout=10))["data"]["code"] == "CAPACITY_REACHED"
+        frames, seconds = server_frames(silent, seconds=10)
+        silent.close()
+        # A ping after one quiet second, then, nothing having come back, a close (1011).
+        assert [opcode for opcode, _ in frames] == [Opcode.PING.value, Opcode.CLOSE.value]
+        assert int.from_bytes(frames[1][1][:2], "big") == 1011
+        assert seconds < 5
+        with connect(server.ws_url) as next_client:
+            assert exchange(next_client, {"type": "reset", "data": {"task": "syntax_check"}})["type"] == "observation"
+    finally:
+        server.stop()
+
+
+def test_a_peer_that_answers_pings_but_sends_nothing_is_closed_when_idle(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    path = tmp_path / "idle.db"
+    shutil.copy(sqlite_template, path)
+    server = LiveServer(f"sqlite:///{path}", workers=1, extra_env={"WS_PING_SECONDS": "1", "WS_IDLE_SECONDS": "3"})
+    try:
+        with connect(server.ws_url) as ws:
+            assert exchange(ws, {"type": "reset", "data": {"task": "syntax_check"}})["type"] == "observation"
+            started = time.monotonic()
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=15)
+            waited = time.monotonic() - started
+        # Pinged and answering meanwhile (the client answers by itself), so closed as idle, not gone.
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        assert 2.5 < waited < 6
+    finally:
+        server.stop()

@@ -22,6 +22,10 @@ from pydantic import ConfigDict
 from app.env import CodeReviewerAction, CodeReviewerEnv, TaskRegistry, load_registry
 
 
+# Sockets the anchor serves at once (OpenEnv refuses more): as many as the benchmark opens.
+MAX_SESSIONS = 8192
+
+
 class ReviewAction(Action):
     """The engine's action on OpenEnv's wire."""
 
@@ -85,4 +89,4 @@ class InMemoryReviewEnvironment(Environment):
 def create_anchor_app() -> Any:
     """The FastAPI application OpenEnv builds around the in-memory environment."""
     return create_app(InMemoryReviewEnvironment, ReviewAction, ReviewObservation,
-                      env_name="code_reviewer_anchor", max_concurrent_envs=1024)
+                      env_name="code_reviewer_anchor", max_concurrent_envs=MAX_SESSIONS)

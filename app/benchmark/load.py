@@ -18,7 +18,7 @@ import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
@@ -29,7 +29,7 @@ REPORTS_PER_EPISODE = 9
 REPLY_TIMEOUT = 30.0
 # Seeds: each run starts at a new multiple of RUN_SEEDS, each client at a multiple of CLIENT_SEEDS in it.
 CLIENT_SEEDS = 1_000_000
-MAX_CLIENTS = 1_000
+MAX_CLIENTS = 8_192
 RUN_SEEDS = MAX_CLIENTS * CLIENT_SEEDS
 _runs = itertools.count(1)
 
@@ -179,6 +179,84 @@ async def _ws_client(ws_url: str, result: LoadResult, deadline: float, seed: int
             await socket.send(json.dumps({"type": "close"}))
     except Exception as exc:  # noqa: BLE001 - a broken client is an error to report, not a crash
         result.error(f"ws client: {exc!r}")
+
+
+@dataclass
+class HoldResult:
+    """What holding many sessions open at once measured."""
+
+    sessions: int
+    served: int = 0  # sessions that had their reset and their step answered, all open at once
+    refused: int = 0  # sessions answered with an error frame (CAPACITY_REACHED, ...)
+    failed: int = 0  # sessions whose connection failed or timed out
+    seconds: float = 0.0  # from the first connection to the last session served
+    rss_before_mib: float = 0.0  # the server's resident memory before and with every session open
+    rss_held_mib: float = 0.0
+    first_error: Optional[str] = None
+
+    @property
+    def kib_per_session(self) -> float:
+        """The server's resident memory per open session (served ones), in KiB."""
+        return (self.rss_held_mib - self.rss_before_mib) * 1024 / self.served if self.served else float("nan")
+
+
+async def _hold(ws_url: str, count: int, timeout: float, first_seed: int,
+                rss: Callable[[], float]) -> HoldResult:
+    result = HoldResult(sessions=count, rss_before_mib=rss())
+    every_served = asyncio.Event()
+    release = asyncio.Event()
+    outstanding = count
+    started = time.monotonic()
+
+    def settled() -> None:
+        nonlocal outstanding
+        outstanding -= 1
+        if outstanding == 0:
+            result.seconds = time.monotonic() - started
+            every_served.set()
+
+    async def session(index: int) -> None:
+        try:
+            async with connect(ws_url, max_size=2**22, compression=None, open_timeout=timeout) as socket:
+                replies = []
+                for message in ({"type": "reset", "data": {"task": TASK, "seed": first_seed + index}},
+                                {"type": "step", "data": episode_script()[0]}):
+                    await socket.send(json.dumps(message))
+                    replies.append(json.loads(await asyncio.wait_for(socket.recv(), timeout)))
+                if all(reply.get("type") == "observation" for reply in replies):
+                    result.served += 1
+                else:
+                    result.refused += 1
+                    result.first_error = result.first_error or str(replies[-1])[:300]
+                settled()
+                await release.wait()  # every session stays open until all are counted
+        except Exception as exc:  # noqa: BLE001 - a failed session is a figure, not a crash
+            if not release.is_set():
+                result.failed += 1
+                result.first_error = result.first_error or repr(exc)[:300]
+                settled()
+
+    tasks = [asyncio.ensure_future(session(index)) for index in range(count)]
+    try:
+        await asyncio.wait_for(every_served.wait(), timeout)
+        await asyncio.sleep(0.5)  # let the server settle before reading its memory
+        result.rss_held_mib = rss()
+    except asyncio.TimeoutError:
+        result.seconds = time.monotonic() - started
+        result.first_error = result.first_error or f"{outstanding} sessions unsettled after {timeout:g} s"
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=60)
+    return result
+
+
+def hold_sessions(base_url: str, count: int, timeout: float, rss: Callable[[], float],
+                  first_seed: Optional[int] = None) -> HoldResult:
+    """Open ``count`` WebSocket sessions at once, each a reset and a step, and keep every one
+    open until all are answered (or ``timeout`` seconds pass); ``rss()`` reads the server's
+    resident memory (MiB) before and with them all open. Then close them."""
+    seeds = fresh_seeds() if first_seed is None else first_seed
+    ws_url = base_url.replace("http://", "ws://", 1) + "/ws"
+    return asyncio.run(_hold(ws_url, count, timeout, seeds, rss))
 
 
 def fresh_seeds() -> int:

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from app.benchmark.load import LoadResult, fresh_seeds, run_load
 from app.config import PROJECT_ROOT
 from app.devserver import LocalServer, create_postgres_database, free_port, migrate
+from app.serving import is_cooperative
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class ServerOptions:
 
     workers: int = 2
     threads: int = 32
-    worker_class: str = "app.serving.LingeringThreadWorker"
+    worker_class: str = "gevent"
+    worker_connections: int = 2048
 
 
 def process_tree_rss_mib(pid: int) -> float:
@@ -108,9 +110,12 @@ def fresh_database(db: str, postgres_url: str) -> Iterator[str]:
 @contextmanager
 def our_server(database_url: str, options: ServerOptions) -> Iterator[tuple[str, int]]:
     """This service under gunicorn; yields its base URL and master pid."""
-    server = LocalServer(database_url, workers=options.workers, threads=options.threads,
-                         extra_env={"GUNICORN_WORKER_CLASS": options.worker_class,
-                                    "WS_MAX_CONNECTIONS": str(max(options.threads, 256))})
+    extra_env = {"GUNICORN_WORKER_CLASS": options.worker_class,
+                 "GUNICORN_WORKER_CONNECTIONS": str(options.worker_connections)}
+    if not is_cooperative(options.worker_class):
+        # A threaded worker's sockets beyond its threads then queue for one instead of being refused.
+        extra_env["WS_MAX_CONNECTIONS"] = str(max(options.threads, 256))
+    server = LocalServer(database_url, workers=options.workers, threads=options.threads, extra_env=extra_env)
     try:
         yield server.url, server.process.pid
     finally:

@@ -275,8 +275,11 @@ def bench_export(episodes: int) -> None:
     emit(figures, "table", title="export memory (peak RSS of this process)")
 
 
-def _csv(kind: type, choices: tuple[str, ...] = (), most: Optional[int] = None) -> Any:
+def _csv(kind: type, choices: tuple[str, ...] = (), most: Optional[int] = None, optional: bool = False) -> Any:
+    """A click callback parsing a comma-separated list (``optional``: an empty one is allowed)."""
     def parse(_ctx: Any, _param: Any, value: str) -> list[Any]:
+        if optional and not value.strip():
+            return []
         try:
             items = [kind(item.strip()) for item in value.split(",") if item.strip()]
         except ValueError:
@@ -292,8 +295,8 @@ def _csv(kind: type, choices: tuple[str, ...] = (), most: Optional[int] = None) 
 
 @command.command("server")
 @click.option("--db", "database", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True)
-@click.option("--clients", default="1,16,64", show_default=True, callback=_csv(int, most=MAX_CLIENTS),
-              help="Comma-separated numbers of concurrent closed-loop clients.")
+@click.option("--clients", default="1,16,64", show_default=True, callback=_csv(int, most=MAX_CLIENTS, optional=True),
+              help="Comma-separated numbers of concurrent closed-loop clients (empty: no load, for --hold alone).")
 @click.option("--transport", default="ws,http", show_default=True, callback=_csv(str, ("ws", "http")))
 @click.option("--anchor", type=click.Choice(["openenv", "none"]), default="none", show_default=True,
               help="Also run the same load against OpenEnv's own server around the engine in memory.")
@@ -301,27 +304,41 @@ def _csv(kind: type, choices: tuple[str, ...] = (), most: Optional[int] = None) 
               help="Duration of each measurement.")
 @click.option("--workers", type=click.IntRange(min=1, max=16), default=None,
               help="gunicorn workers [default: as gunicorn.conf.py, one per CPU core up to 4]")
-@click.option("--threads", type=click.IntRange(min=1, max=256), default=32, show_default=True)
-@click.option("--worker-class", default="app.serving.LingeringThreadWorker", show_default=True,
-              help="gunicorn worker class (gunicorn.conf.py's default; 'gthread' for gunicorn's own)")
+@click.option("--threads", type=click.IntRange(min=1, max=256), default=32, show_default=True,
+              help="Threads per worker (the gthread worker only).")
+@click.option("--worker-connections", type=click.IntRange(min=16, max=65536), default=2048, show_default=True,
+              help="Connections per worker (a gevent worker; gunicorn.conf.py's default).")
+@click.option("--worker-class", default="gevent", show_default=True,
+              help="gunicorn worker class (gunicorn.conf.py's default; 'gthread' for gunicorn's threads)")
+@click.option("--hold", default="", callback=_csv(int, most=MAX_CLIENTS, optional=True),
+              help="Comma-separated numbers of WebSocket sessions to open at once (each a reset and a step, "
+                   "all kept open), reporting how many were served within --hold-seconds and the server's "
+                   "memory per open session.")
+@click.option("--hold-seconds", type=click.FloatRange(min=1, max=300), default=30.0, show_default=True)
 @click.option("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres", show_default=True)
 @click.option("--rounds", type=click.IntRange(min=1, max=9), default=1, show_default=True,
               help="Measure each configuration this many times (anchor and ours alternating) and print the "
                    "round with the median ratio, with the range of ratios.")
 def bench_server(database: str, clients: list[int], transport: list[str], anchor: str, seconds: float,
-                 workers: Optional[int], threads: int, worker_class: str, postgres_url: str, rounds: int) -> None:
+                 workers: Optional[int], threads: int, worker_connections: int, worker_class: str, hold: list[int],
+                 hold_seconds: float, postgres_url: str, rounds: int) -> None:
     """Serve the app under gunicorn on a free loopback port over a fresh database, drive closed-loop
     clients (reset, then steps until done, repeatedly) for SECONDS per configuration, and print
     steps/s, p50/p99 step latency, errors and server RSS, with our/anchor ratios; then each
-    server's p50 latency by kind of request (the reset, any step, the step that ends an episode)."""
+    server's p50 latency by kind of request (the reset, any step, the step that ends an episode);
+    then, with --hold, many sessions open at once on each server."""
     from app.benchmark.server import (
         ServerOptions, anchor_server, commit_floor_ms, fresh_database, machine_description, our_server)
+    from app.serving import is_cooperative
 
     workers = workers or default_workers()
+    per_worker = f"{worker_connections} connections" if is_cooperative(worker_class) else f"{threads} threads"
     click.echo(f"machine: {machine_description()}; database: {database}; server: gunicorn {worker_class}, "
-               f"{workers} workers x {threads} threads; {seconds:g} s per configuration, {rounds} round(s)")
-    options = ServerOptions(workers=workers, threads=threads, worker_class=worker_class)
+               f"{workers} workers x {per_worker}; {seconds:g} s per configuration, {rounds} round(s)")
+    options = ServerOptions(workers=workers, threads=threads, worker_class=worker_class,
+                            worker_connections=worker_connections)
     rows: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
     with ExitStack() as servers:
         database_url = servers.enter_context(fresh_database(database, postgres_url))
         if database == "postgres":
@@ -341,9 +358,30 @@ def bench_server(database: str, clients: list[int], transport: list[str], anchor
                     ratios = [other["ratio"] for other in measured if other.get("ratio") is not None]
                     row["ratio range"] = f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else None
                 rows.append(row)
+        for count in hold:
+            held.extend(_hold_row(name, server_url, server_pid, count, hold_seconds)
+                        for name, server_url, server_pid in (("openenv", anchor_url, anchor_pid), ("ours", url, pid))
+                        if server_url is not None)
     by_request = [row.pop("by request") for row in rows]
-    emit(rows, "table", title="codereview bench server")
-    emit(by_request, "table", title="p50 latency by request, ms: the reset, any step, the step that ends the episode")
+    if rows:
+        emit(rows, "table", title="codereview bench server")
+        emit(by_request, "table", title="p50 latency by request, ms: the reset, any step, the step that ends the episode")
+    if held:
+        emit(held, "table", title=f"WebSocket sessions open at once (each a reset and a step), within {hold_seconds:g} s")
+
+
+def _hold_row(server: str, url: str, pid: int, count: int, seconds: float) -> dict[str, Any]:
+    """One server holding ``count`` sessions at once, as a row."""
+    from app.benchmark.load import hold_sessions
+    from app.benchmark.server import process_tree_rss_mib
+
+    result = hold_sessions(url, count, seconds, rss=lambda: process_tree_rss_mib(pid))
+    if result.first_error:
+        click.echo(f"{server} hold {count} first error: {result.first_error}", err=True)
+    return {"server": server, "sessions": count, "served": result.served, "refused": result.refused,
+            "failed": result.failed, "seconds": round(result.seconds, 2),
+            "rss before MiB": round(result.rss_before_mib), "rss held MiB": round(result.rss_held_mib),
+            "KiB per session": round(result.kib_per_session, 1)}
 
 
 def _measure_pair(database_url: str, url: str, pid: int, anchor_url: Optional[str], anchor_pid: Optional[int],

@@ -57,6 +57,11 @@ def from_environment() -> dict[str, Any]:
         "API_KEYS": os.environ.get("API_KEYS", ""),
         "ADMIN_API_KEYS": os.environ.get("ADMIN_API_KEYS", ""),
         "DB_POOL_SIZE": _int_env("DB_POOL_SIZE", 10),
+        # Postgres: the server ends a statement running longer than this, or waiting longer than
+        # DB_LOCK_TIMEOUT_MS for a lock, with an error (503); a server that answers nothing at
+        # all is given up on this plus 2 s after (0: unbounded).
+        "DB_STATEMENT_TIMEOUT_MS": _int_env("DB_STATEMENT_TIMEOUT_MS", 5000),
+        "DB_LOCK_TIMEOUT_MS": _int_env("DB_LOCK_TIMEOUT_MS", 2000),
         # NORMAL (with WAL): a committed step survives the process being killed (the reply is
         # sent after the commit), but the last commits may be lost if the machine itself loses
         # power. FULL adds an fsync per commit and survives that too; Postgres is the durable

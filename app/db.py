@@ -11,6 +11,7 @@ import fcntl
 import logging
 import os
 import select
+import sqlite3
 import sys
 import threading
 import weakref
@@ -27,6 +28,10 @@ from flask import Flask, current_app, g
 from app.errors import DomainError, Unavailable
 
 log = logging.getLogger(__name__)
+
+# How much longer than the server's statement timeout a wait for its answer may last before
+# the server counts as stalled (its own cancellation, a clean error, comes first).
+ANSWER_GRACE_SECONDS = 2.0
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -261,7 +266,8 @@ class GroupCommitter:
     A job gets a connection inside an open transaction and must not commit. A job that raises a
     :class:`~app.errors.DomainError` must have written nothing (it fails alone); any other error
     rolls the shared transaction back and its jobs run again one transaction each, so one bad job
-    never fails another.
+    never fails another; a timeout (a stalled database, a lock not granted, see :func:`is_timeout`)
+    fails them all at once instead, since each would wait as long again.
 
     On Postgres every statement is a round trip, and the batch's BEGIN and COMMIT two more: jobs
     that are :class:`Combinable` share a statement with the batch's other jobs of their kind, and
@@ -353,8 +359,13 @@ class GroupCommitter:
                     _run_statement(connection, jobs)
                 committing = True  # from here on, a failure is the COMMIT's own
             return
-        except Exception:  # noqa: BLE001 - retried one by one below
+        except Exception as exc:  # noqa: BLE001 - retried one by one below
             self._drop_if_broken()
+            if is_timeout(exc) and not committing:
+                # A stalled database or a lock not granted: every job would wait as long again.
+                for job in batch:
+                    job.result, job.error = None, exc
+                return
             if committing:
                 # The database may have committed before the connection failed: running
                 # the jobs again would apply them twice, or report them as lost races.
@@ -587,13 +598,59 @@ class _GatedSession(so.Session):
                 gate.release()
 
 
+class DatabaseStalled(psycopg.OperationalError):
+    """The database server did not answer within the answer timeout (see :class:`BoundedConnection`)."""
+
+
+class BoundedConnection(psycopg.Connection):  # type: ignore[type-arg]
+    """psycopg's connection whose every wait for the server (a statement's reply, a COMMIT, a
+    ping) ends after ``answer_timeout`` seconds: the connection is then closed (SQLAlchemy sees
+    it closed and drops it from the pool) and :class:`DatabaseStalled` raised.
+
+    The server's own ``statement_timeout`` and ``lock_timeout`` end a slow statement with a
+    clean error first; this bounds a server, or a network in between, that stopped answering
+    altogether, which no server-side setting can. It overrides ``Connection.wait``, through
+    which psycopg 3 runs every operation on an open connection but which psycopg does not
+    document: the version is pinned in ``pyproject.toml`` and ``tests/test_db_timeouts.py``
+    fails if the method's signature moves.
+    """
+
+    answer_timeout: Optional[float] = None
+
+    def wait(self, gen: Any, interval: float = psycopg.connection._WAIT_INTERVAL,  # type: ignore[attr-defined]
+             timeout: Optional[float] = None) -> Any:
+        limit = self.answer_timeout
+        if timeout is not None or not limit:
+            return super().wait(gen, interval=interval, timeout=timeout)
+        try:
+            return super().wait(gen, interval=interval, timeout=limit)
+        except psycopg.errors._WaitTimeout:  # type: ignore[attr-defined]
+            self.close()  # the server may still answer; nothing may read that answer as another's
+            raise DatabaseStalled(f"the database did not answer within {limit:g} s") from None
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` (an SQLAlchemy error or a driver's) says the database did not answer in
+    time or a lock was not granted in time: a stalled database, not a bad statement."""
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, (DatabaseStalled, psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled)):
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig)
+
+
 class Database:
-    """One engine and session factory, owned by an application."""
+    """One engine and session factory, owned by an application.
+
+    On Postgres, ``statement_timeout_ms`` and ``lock_timeout_ms`` become the server's
+    ``statement_timeout`` and ``lock_timeout`` for the service's connections, and a wait for any
+    answer of the server ends after the statement timeout and two seconds more (see
+    :class:`BoundedConnection`); 0 leaves either unbounded.
+    """
 
     def __init__(
         self, url: str, busy_timeout_ms: int = 5000, pool_size: int = 10,
         sqlite_synchronous: str = "NORMAL", sqlite_checkpoint_interval: float = 0.0,
-        sqlite_fallback_checkpoint_pages: int = 16384,
+        sqlite_fallback_checkpoint_pages: int = 16384, statement_timeout_ms: int = 0, lock_timeout_ms: int = 0,
     ) -> None:
         self.url = sa.engine.make_url(url)
         from app.jsonio import dumps_text
@@ -603,7 +660,22 @@ class Database:
             options["connect_args"] = {"check_same_thread": False}
         else:
             options.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+            server_options = [self.url.query.get("options") or ""]
+            if statement_timeout_ms > 0:
+                server_options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
+            if lock_timeout_ms > 0:
+                server_options.append(f"-c lock_timeout={int(lock_timeout_ms)}")
+            options["connect_args"] = {"options": " ".join(filter(None, server_options))}
         self.engine = sa.create_engine(self.url, **options)
+        if self.url.get_backend_name() == "postgresql" and statement_timeout_ms > 0:
+            answer_timeout = statement_timeout_ms / 1000 + ANSWER_GRACE_SECONDS
+
+            def bounded_connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> BoundedConnection:
+                connection = BoundedConnection.connect(*cargs, **cparams)
+                connection.answer_timeout = answer_timeout
+                return connection
+
+            sa.event.listen(self.engine, "do_connect", bounded_connect)
         if self.is_sqlite:
             # With the checkpoint thread on, SQLite's own checkpoint only bounds the log.
             autocheckpoint = sqlite_fallback_checkpoint_pages if sqlite_checkpoint_interval > 0 else None
@@ -723,6 +795,8 @@ def init_db(app: Flask) -> Database:
         pool_size=app.config["DB_POOL_SIZE"],
         sqlite_synchronous=app.config["SQLITE_SYNCHRONOUS"],
         sqlite_checkpoint_interval=app.config["SQLITE_CHECKPOINT_INTERVAL_MS"] / 1000,
+        statement_timeout_ms=app.config["DB_STATEMENT_TIMEOUT_MS"],
+        lock_timeout_ms=app.config["DB_LOCK_TIMEOUT_MS"],
     )
     app.extensions["database"] = database
 

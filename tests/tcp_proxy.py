@@ -3,9 +3,11 @@
 ``TcpProxy(("127.0.0.1", 5432))`` listens on a free loopback port and relays every connection to
 the upstream address. ``cut()`` breaks the live connections and closes new ones as soon as they
 are accepted (a database that went down); ``cut(hold=True)`` accepts new ones and never answers
-(a host gone from the network); ``lose_reply_to(marker)`` delivers the next message holding
-``marker`` but breaks the connection before its answer comes back. ``restore()`` ends a cut and
-``close()`` stops everything; no socket or thread outlives it.
+(a host gone from the network); ``stall()`` keeps every connection open but forwards nothing
+more either way (a server, or a network, that stopped answering mid-query); ``lose_reply_to(marker)``
+delivers the next message holding ``marker`` but breaks the connection before its answer comes
+back. ``restore()`` ends a cut or a stall (stalled connections are broken, what they held is
+dropped) and ``close()`` stops everything; no socket or thread outlives it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class _Link:
     upstream: socket.socket
     directions_done: int = 0
     reply_lost: bool = False  # the next bytes from upstream are dropped and the link broken
+    stalled: bool = False  # nothing more is forwarded; the link breaks once the stall ends
 
     @property
     def sockets(self) -> tuple[socket.socket, socket.socket]:
@@ -51,11 +54,13 @@ class TcpProxy:
         self.open.set()
         self.refused = 0
         self.hold = False
+        self.stalled = False
         self._lose_reply_to: Optional[bytes] = None
         self._held: list[socket.socket] = []
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._live: set[socket.socket] = set()
+        self._links: list[_Link] = []
         self._threads: list[threading.Thread] = []
         self._start(self._accept)
 
@@ -74,7 +79,7 @@ class TcpProxy:
                 return
             if not self.open.is_set():
                 self.refused += 1
-                if self.hold:
+                if self.hold or self.stalled:
                     with self._lock:
                         self._held.append(downstream)
                 else:
@@ -90,12 +95,15 @@ class TcpProxy:
             link = _Link(downstream, upstream)
             with self._lock:
                 self._live.update(link.sockets)
+                self._links.append(link)
             self._start(self._relay, link, downstream, upstream)
             self._start(self._relay, link, upstream, downstream)
 
     def _relay(self, link: "_Link", source: socket.socket, sink: socket.socket) -> None:
         try:
             while chunk := source.recv(65536):
+                if link.stalled:
+                    continue  # swallowed: the peer waits for ever (until the stall ends)
                 if source is link.upstream and link.reply_lost:
                     break
                 if source is link.downstream and self._loses_reply_to(chunk):
@@ -110,6 +118,7 @@ class TcpProxy:
             last = link.directions_done == 2
             if last:
                 self._live.difference_update(link.sockets)
+                self._links.remove(link)
         if last:
             for sock in link.sockets:
                 sock.close()
@@ -139,7 +148,20 @@ class TcpProxy:
             except OSError:
                 pass
 
+    def stall(self) -> None:
+        """Forward nothing more on live connections, and accept new ones without answering."""
+        self.stalled = True
+        self.open.clear()
+        with self._lock:
+            for link in self._links:
+                link.stalled = True
+
     def restore(self) -> None:
+        with self._lock:
+            stalled = [link for link in self._links if link.stalled]
+        for link in stalled:
+            link.shutdown()
+        self.stalled = False
         self.open.set()
         with self._lock:
             held, self._held = self._held, []

@@ -347,6 +347,12 @@ def bench_server(database: str, clients: list[int], transport: list[str], anchor
         # Both servers run side by side and each configuration is measured on one, then at once
         # on the other: a machine whose speed drifts affects both halves of a ratio alike.
         anchor_url, anchor_pid = servers.enter_context(anchor_server()) if anchor == "openenv" else (None, None)
+        # Sessions held at once first, on servers that have served nothing else yet: their memory
+        # per session is then not hidden by what a load left allocated and free.
+        for count in hold:
+            held.extend(_hold_row(name, server_url, server_pid, count, hold_seconds)
+                        for name, server_url, server_pid in (("openenv", anchor_url, anchor_pid), ("ours", url, pid))
+                        if server_url is not None)
         for kind in transport:
             for count in clients:
                 measured = [_measure_pair(database_url, url, pid, anchor_url, anchor_pid, kind, count, seconds)
@@ -358,10 +364,6 @@ def bench_server(database: str, clients: list[int], transport: list[str], anchor
                     ratios = [other["ratio"] for other in measured if other.get("ratio") is not None]
                     row["ratio range"] = f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else None
                 rows.append(row)
-        for count in hold:
-            held.extend(_hold_row(name, server_url, server_pid, count, hold_seconds)
-                        for name, server_url, server_pid in (("openenv", anchor_url, anchor_pid), ("ours", url, pid))
-                        if server_url is not None)
     by_request = [row.pop("by request") for row in rows]
     if rows:
         emit(rows, "table", title="codereview bench server")

@@ -125,7 +125,12 @@ class Step(Base):
     """One applied action with its reward and what it changed in the observation."""
 
     __tablename__ = "steps"
-    __table_args__ = (sa.UniqueConstraint("episode_id", "index", name="uq_steps_episode_id_index"),)
+    __table_args__ = (
+        sa.UniqueConstraint("episode_id", "index", name="uq_steps_episode_id_index"),
+        # A retried step carrying the id of one already applied is refused here, then answered
+        # with that step's reply (see app.services.stepping).
+        sa.Index("ux_steps_episode_id_request_id", "episode_id", "request_id", unique=True),
+    )
 
     id: so.Mapped[int] = so.mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
@@ -143,6 +148,8 @@ class Step(Base):
     changes: so.Mapped[dict[str, Any]] = so.mapped_column(JSONType)
     done: so.Mapped[bool] = so.mapped_column(sa.Boolean, default=False)
     created_at: so.Mapped[datetime] = so.mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # The client's id for this step (``request_id``), unique within the episode.
+    request_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(255))
 
     episode: so.Mapped[Episode] = so.relationship(back_populates="steps")
 

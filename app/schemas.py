@@ -120,13 +120,25 @@ class ResetRequestSchema(StrictSchema):
     model = fields.String(load_default=None, allow_none=True, validate=LABEL_LENGTH)
 
 
-class StepRequestSchema(StrictSchema):
-    """Body of ``POST /step``. ``timeout_s`` and ``request_id`` are OpenEnv's optional keys."""
+# The largest step index a step may expect (steps.index is a 32-bit integer).
+MAX_STEP_INDEX = 2**31 - 1
+
+
+class StepOptionsSchema(StrictSchema):
+    """What makes a step safe to retry (see ``app.services.stepping.step_session``): the index
+    it expects to get, and the client's id for it (also OpenEnv's optional key)."""
+
+    expected_step = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                   validate=validate.Range(min=1, max=MAX_STEP_INDEX))
+    request_id = fields.String(load_default=None, allow_none=True, validate=LABEL_LENGTH)
+
+
+class StepRequestSchema(StepOptionsSchema):
+    """Body of ``POST /step``. ``timeout_s`` is OpenEnv's optional key (ignored)."""
 
     session_id = fields.String(required=True, validate=ID_LENGTH)
     action = fields.Nested(ActionSchema, required=True)
     timeout_s = fields.Float(load_default=None, allow_none=True)
-    request_id = fields.String(load_default=None, allow_none=True, validate=LABEL_LENGTH)
 
 
 # ---------------------------------------------------------------------- the step's shortcut
@@ -192,11 +204,19 @@ def plainly_valid_step_request(body: Any) -> bool:
     if type(body) is not dict or not body.keys() <= _STEP_KEYS:
         return False
     timeout = body.get("timeout_s")
-    request_id = body.get("request_id")
     return (_text(body.get("session_id"), ID_LENGTH.max, ID_LENGTH.min)
             and (timeout is None or (type(timeout) in (int, float) and math.isfinite(timeout)))
-            and (request_id is None or _text(request_id, LABEL_LENGTH.max, LABEL_LENGTH.min))
+            and plainly_valid_step_options(body)
             and plainly_valid_action(body.get("action")))
+
+
+def plainly_valid_step_options(body: dict[str, Any]) -> bool:
+    """True only when ``body``'s ``expected_step`` and ``request_id`` (absent, null or plain)
+    are as :class:`StepOptionsSchema` accepts them."""
+    expected = body.get("expected_step")
+    request_id = body.get("request_id")
+    return ((expected is None or (type(expected) is int and 1 <= expected <= MAX_STEP_INDEX))
+            and (request_id is None or _text(request_id, LABEL_LENGTH.max, LABEL_LENGTH.min)))
 
 
 class SessionArgsSchema(StrictSchema):

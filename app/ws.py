@@ -22,7 +22,8 @@ from app.db import get_database
 from app.env import TaskRegistry
 from app.jsonio import dumps_text
 from app.errors import DomainError, ValidationFailed, error_body, from_exception
-from app.schemas import ActionSchema, ResetRequestSchema, plainly_valid_action
+from app.schemas import (ActionSchema, ResetRequestSchema, StepOptionsSchema, plainly_valid_action,
+                         plainly_valid_step_options)
 from app.services import episodes, stepping
 from app.services.mcp import handle_jsonrpc
 from app.ws_channel import Channel, ChannelClosed, HandshakeOnly
@@ -43,6 +44,7 @@ HARD_FRAME_FACTOR = 16
 
 reset_schema = ResetRequestSchema()
 action_schema = ActionSchema()
+step_options_schema = StepOptionsSchema()
 
 
 class FrameError(Exception):
@@ -180,7 +182,8 @@ class ReviewSocket:
         if kind == "step":
             if "data" not in message:
                 raise FrameError(VALIDATION_ERROR, "Invalid message: step needs 'data' (the action)")
-            return {"type": "observation", "data": self._observation_data(self._step(message["data"]))}, True
+            options = {key: message[key] for key in ("expected_step", "request_id") if key in message}
+            return {"type": "observation", "data": self._observation_data(self._step(message["data"], options))}, True
         if kind == "state":
             return {"type": "state", "data": self._state()}, True
         if kind == "close":
@@ -209,7 +212,8 @@ class ReviewSocket:
             args = {key: value for key, value in message.items() if key != "action"}
             return {"type": "observation", "data": self._reset(args)}
         if kind == "step":
-            return {"type": "observation", "data": self._step(message.get("data"))}
+            options = {key: message[key] for key in ("expected_step", "request_id") if key in message}
+            return {"type": "observation", "data": self._step(message.get("data"), options)}
         if kind == "state":
             return {"type": "state", "data": self._state()}
         if kind == "get_result":
@@ -233,14 +237,19 @@ class ReviewSocket:
         self.session_id = outcome.session_id
         return outcome.to_wire()
 
-    def _step(self, action: Any) -> dict[str, Any]:
+    def _step(self, action: Any, options: dict[str, Any]) -> dict[str, Any]:
+        """One step; ``options``: the message's ``expected_step`` and ``request_id``, if any."""
         if not plainly_valid_action(action):
             action_schema.load(action)  # the error frame names the fields at fault
+        if options and not plainly_valid_step_options(options):
+            step_options_schema.load(options)
         if self.session_id is None:
             raise FrameError(EXECUTION_ERROR, "no episode yet: send a reset first")
         live, self.live = self.live, None  # kept only once this step is written
         outcome, self.live = stepping.step_session(self.database, self.registry, self.session_id, action,
-                                                   owner=self.owner, live=live)
+                                                   owner=self.owner, live=live,
+                                                   expected_step=options.get("expected_step"),
+                                                   request_id=options.get("request_id"))
         return outcome.to_wire()
 
     def _state(self) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import subprocess
 import sys
 import threading
@@ -78,48 +80,76 @@ def test_consecutive_steps_on_different_workers_keep_the_history_whole(live_serv
     assert [step["action"]["issue"]["line_number"] for step in history["steps"]] == list(range(1, 15))
 
 
-def race(url: str, session_id: str, contenders: int) -> Counter:
+def race(url: str, session_id: str, contenders: int, **options: object) -> list[requests.Response]:
+    """``contenders`` steps sent at once on one session (each reports its own line), with
+    ``options`` (``expected_step``, ``request_id``; ``same_action`` makes every step one action)."""
     barrier = threading.Barrier(contenders)
-    statuses: Counter = Counter()
+    replies: list[requests.Response] = []
     lock = threading.Lock()
+    same_action = options.pop("same_action", False)
 
     def contend(line: int) -> None:
-        payload = {"session_id": session_id, "action": {"action_type": "identify_issue", "issue": {
-            "line_number": line, "issue_type": "syntax_error", "severity": "low"}}}
+        payload = {"session_id": session_id, **options, "action": {"action_type": "identify_issue", "issue": {
+            "line_number": 1 if same_action else line, "issue_type": "syntax_error", "severity": "low"}}}
         barrier.wait(timeout=30)
-        status = step_fresh_connection(url, payload).status_code
+        reply = step_fresh_connection(url, payload)
         with lock:
-            statuses[status] += 1
+            replies.append(reply)
 
     threads = [threading.Thread(target=contend, args=(n + 1,)) for n in range(contenders)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    return statuses
+    assert len(replies) == contenders
+    return replies
 
 
-def check_race(server: LiveServer, rounds: int = 6, contenders: int = 6) -> None:
-    conflicts = 0
+def recorded_lines(server: LiveServer, episode_id: str) -> list[int]:
+    history = requests.get(f"{server.url}/api/episodes/{episode_id}", timeout=10).json()
+    assert [step["index"] for step in history["steps"]] == list(range(1, history["step_count"] + 1))
+    return [step["action"]["issue"]["line_number"] for step in history["steps"]]
+
+
+def check_race(server: LiveServer, rounds: int = 4, contenders: int = 6) -> None:
+    """The concurrency contract of a step (``stepping.step_session``) under real concurrency."""
     for round_number in range(rounds):
-        session_id = f"race-{round_number}"
-        episode_id = requests.post(f"{server.url}/reset", json={"session_id": session_id},
-                                   timeout=30).json()["episode_id"]
-        statuses = race(server.url, session_id, contenders)
-        assert set(statuses) <= {200, 409}, statuses
-        conflicts += statuses[409]
-        history = requests.get(f"{server.url}/api/episodes/{episode_id}", timeout=10).json()
-        # Every acknowledged step is recorded once, in order; every refused one is absent.
-        assert [step["index"] for step in history["steps"]] == list(range(1, statuses[200] + 1))
-        assert history["step_count"] == statuses[200]
-    assert conflicts > 0, "no race was ever lost: the test did not create contention"
+        def reset(kind: str) -> tuple[str, str]:
+            session_id = f"race-{kind}-{round_number}"
+            reply = requests.post(f"{server.url}/reset", json={"session_id": session_id}, timeout=30).json()
+            return session_id, reply["episode_id"]
+
+        # Without expected_step: every step is applied, once each, one after the other.
+        session_id, episode_id = reset("plain")
+        replies = race(server.url, session_id, contenders)
+        assert [reply.status_code for reply in replies] == [200] * contenders, replies[0].text
+        assert sorted(recorded_lines(server, episode_id)) == list(range(1, contenders + 1))
+
+        # Different steps that all expect to be step 1: one is applied, the others get 409.
+        session_id, episode_id = reset("expected")
+        statuses = Counter(reply.status_code for reply in race(server.url, session_id, contenders, expected_step=1))
+        assert statuses == Counter({200: 1, 409: contenders - 1}), statuses
+        assert len(recorded_lines(server, episode_id)) == 1
+
+        # One step retried at once (its request id, or its expected index, and its action):
+        # applied once; every other copy gets the stored reply, marked replayed.
+        for kind, options in (("request", {"request_id": f"r-{round_number}"}), ("index", {"expected_step": 1})):
+            session_id, episode_id = reset(kind)
+            replies = race(server.url, session_id, contenders, same_action=True, **options)
+            assert [reply.status_code for reply in replies] == [200] * contenders, [r.text for r in replies][:2]
+            replayed = [reply.json().get("metadata", {}).get("replayed", False) for reply in replies]
+            assert replayed.count(True) == contenders - 1, replayed
+            bodies = {json.dumps({key: reply.json()[key] for key in ("observation", "reward", "done")}, sort_keys=True)
+                      for reply in replies}
+            assert len(bodies) == 1, "a replayed reply differs from the applied step's"
+            assert recorded_lines(server, episode_id) == [1]
 
 
-def test_racing_steps_on_sqlite_never_both_apply(live_server: LiveServer) -> None:
+def test_racing_steps_on_sqlite_follow_the_contract(live_server: LiveServer) -> None:
     check_race(live_server)
 
 
-def test_racing_steps_on_postgres_never_both_apply() -> None:
+def test_racing_steps_on_postgres_follow_the_contract() -> None:
     require_postgres()
     url, drop = create_postgres_database("crlive")
     try:

@@ -37,7 +37,8 @@ def step() -> Response:
     session_id = body["session_id"]
     owner, kept = current_owner(), live_episodes()
     outcome, live = stepping.step_session(get_database(current_app), registry(), session_id,
-                                          body["action"], owner=owner, live=kept.take(session_id, owner))
+                                          body["action"], owner=owner, live=kept.take(session_id, owner),
+                                          expected_step=body.get("expected_step"), request_id=body.get("request_id"))
     kept.put(live, owner)
     return jsonify(outcome.to_wire())
 

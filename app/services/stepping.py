@@ -60,7 +60,7 @@ _FINISH = ("status", "result", "completion_score", "success", "finished_at")
 
 
 _STEP_COLUMNS = ("episode_id", "index", "action_type", "action", "outcome", "confidence", "reward", "breakdown",
-                 "changes", "done", "created_at")
+                 "changes", "done", "created_at", "request_id")
 _ISSUE_COLUMNS = ("episode_id", "issue_id", "kind", "cwe", "issue_type", "severity", "found", "found_at_step")
 _SESSION_COLUMNS = ("id", "transport", "owner", "created_at", "updated_at")
 _EPISODE_COLUMNS = ("id", "session_id", "task", "seed", "split", "owner", "play_key", "code", "file_name", "status",
@@ -397,8 +397,9 @@ def read_live(connection: sa.Connection, registry: TaskRegistry, session_id: str
                        step_count=row.step_count, env=CodeReviewerEnv.restore(row.state, registry))
 
 
-def prepare_step(live: LiveEpisode, action: dict[str, Any]) -> PreparedStep:
-    """Apply ``action`` (already schema-validated) to the engine and compute the rows to write.
+def prepare_step(live: LiveEpisode, action: dict[str, Any], request_id: Optional[str] = None) -> PreparedStep:
+    """Apply ``action`` (already schema-validated) to the engine and compute the rows to write
+    (``request_id``: the client's id for the step, stored with it).
 
     The engine in ``live`` advances; if the write then fails, drop ``live``.
 
@@ -429,7 +430,7 @@ def prepare_step(live: LiveEpisode, action: dict[str, Any]) -> PreparedStep:
         "reward": reward.step_reward, "breakdown": reward.breakdown,
         "changes": {"feedback": observation.feedback, "hint_text": observation.hint_text,
                     "issues_found": info["issues_found"], "hints_remaining": info["hints_remaining"]},
-        "done": done, "created_at": now,
+        "done": done, "created_at": now, "request_id": request_id,
     }
     outcome = StepOutcome(
         session_id=live.session_id, episode_id=live.episode_id, observation=observation, reward=reward,
@@ -477,7 +478,7 @@ def _written(prepared: PreparedStep, count: int) -> StepOutcome:
         Conflict: another step was applied since the episode was read, or it ended.
     """
     if count != 1:
-        raise Conflict(f"another step was applied to episode {prepared.live.episode_id!r} concurrently; retry")
+        raise LostRace(f"another step was applied to episode {prepared.live.episode_id!r} concurrently; retry")
     return prepared.outcome
 
 
@@ -503,36 +504,139 @@ def advance(live: LiveEpisode, prepared: PreparedStep) -> None:
     live.status = prepared.values.get("status", live.status)
 
 
+class LostRace(Conflict):
+    """The episode moved between the read and the guarded write: nothing of the step was written."""
+
+
+# How many times a step without ``expected_step`` is read and applied again after losing a race.
+MAX_RACE_RETRIES = 8
+
+
 def step_session(database: Database, registry: TaskRegistry, session_id: str, action: dict[str, Any],
-                 owner: Optional[str] = None, live: Optional[LiveEpisode] = None) -> tuple[StepOutcome, LiveEpisode]:
+                 owner: Optional[str] = None, live: Optional[LiveEpisode] = None,
+                 expected_step: Optional[int] = None,
+                 request_id: Optional[str] = None) -> tuple[StepOutcome, LiveEpisode]:
     """Apply one action to a session's current episode and return once it is committed.
 
-    ``live`` is the episode as the caller last left it (a WebSocket's); without it, or when it
-    turns out stale, the episode is read first. Returns the outcome and the episode as it now is,
-    for the next step.
+    ``live`` is the episode as the caller last left it (a WebSocket's, or this process's kept
+    copy); without it, or when it turns out stale, the episode is read first. Returns the outcome
+    and the episode as it now is, for the next step.
+
+    The concurrency contract, the same on every path:
+
+    - Without ``expected_step``, a step applies to the episode as it is when the step is
+      written: steps sent at once are all applied, one after the other, each once (a step that
+      loses the race to another is read and applied again, up to ``MAX_RACE_RETRIES`` times).
+    - With ``expected_step`` (the index the step expects to get: the episode's step count plus
+      one), the step applies only there. If that step exists already with this same action (a
+      retry of a step whose reply was lost), its stored reply comes back, marked ``replayed``,
+      and nothing is applied; otherwise 409.
+    - With ``request_id``, a step whose id is already that of one of the episode's steps gets
+      that step's reply back, marked ``replayed``, instead of being applied again.
 
     Raises:
         NotFound: unknown session, or no episode.
-        Conflict: the episode ended, or another step won the race after the read.
+        Conflict: the episode ended, ``expected_step`` is not the next step, or the races were lost.
         ValidationFailed: the engine rejects the action.
     """
-    if live is not None:
+    races = 0
+    while True:
+        fresh = live is None
+        if fresh:
+            with database.read() as connection:
+                live = read_live(connection, registry, session_id, owner)
         try:
-            return _step_once(database, live, action)
-        except Conflict:
-            pass  # ``live`` was stale (another writer moved the episode): read it afresh
-    with database.read() as connection:
-        live = read_live(connection, registry, session_id, owner)
-    return _step_once(database, live, action)
+            if expected_step is not None and expected_step != live.step_count + 1:
+                raise Conflict(f"episode {live.episode_id!r} is at step {live.step_count}: expected_step "
+                               f"{expected_step} is not its next step ({live.step_count + 1})")
+            return _step_once(database, live, action, request_id)
+        except Conflict as conflict:
+            episode_id, live = live.episode_id, None
+            if not fresh:
+                continue  # the copy was stale (another writer moved the episode): read it afresh
+            if isinstance(conflict, LostRace) and expected_step is None and races < MAX_RACE_RETRIES:
+                races += 1
+                continue
+            if expected_step is not None or request_id is not None:
+                replayed = _applied_before(database, registry, episode_id, action, expected_step, request_id)
+                if replayed is not None:
+                    return replayed
+            raise
+        except sqlalchemy.exc.IntegrityError:
+            # The unique (episode, request id): a step with this id is already applied.
+            episode_id, live = live.episode_id, None
+            if request_id is None:
+                raise
+            replayed = _applied_before(database, registry, episode_id, action, expected_step, request_id)
+            if replayed is None:
+                raise
+            return replayed
 
 
-def _step_once(database: Database, live: LiveEpisode, action: dict[str, Any]) -> tuple[StepOutcome, LiveEpisode]:
-    prepared = prepare_step(live, action)
+def _step_once(database: Database, live: LiveEpisode, action: dict[str, Any],
+               request_id: Optional[str] = None) -> tuple[StepOutcome, LiveEpisode]:
+    prepared = prepare_step(live, action, request_id)
     postgres = not database.is_sqlite
     outcome = database.write(lambda connection: write_step(connection, prepared), single_statement=postgres,
                              combinable=combinable_step(prepared) if postgres else None)
     advance(live, prepared)
     return outcome, live
+
+
+_STEP_BY_INDEX = sa.select(STEPS).where(STEPS.c.episode_id == sa.bindparam("episode_id"),
+                                        STEPS.c.index == sa.bindparam("index"))
+_STEP_BY_REQUEST = sa.select(STEPS).where(STEPS.c.episode_id == sa.bindparam("episode_id"),
+                                          STEPS.c.request_id == sa.bindparam("request_id"))
+_STEPS_UP_TO = (sa.select(STEPS.c.action).where(STEPS.c.episode_id == sa.bindparam("episode_id"),
+                                                STEPS.c.index <= sa.bindparam("index"))
+                .order_by(STEPS.c.index))
+_EPISODE_ORIGIN = (sa.select(EPISODES.c.session_id, EPISODES.c.task, EPISODES.c.seed, EPISODES.c.split)
+                   .where(EPISODES.c.id == sa.bindparam("episode_id")))
+
+
+def _applied_before(database: Database, registry: TaskRegistry, episode_id: str, action: dict[str, Any],
+                    expected_step: Optional[int], request_id: Optional[str]) -> Optional[tuple[StepOutcome, LiveEpisode]]:
+    """The stored reply of the step of ``episode_id`` that this one repeats (the one with its
+    ``request_id``, else the one at ``expected_step``), rebuilt by replaying the episode up to it;
+    None when there is none.
+
+    Raises:
+        Conflict: that step exists but is not this one (another action, or another index).
+    """
+    with database.read() as connection:
+        if request_id is not None:
+            stored = connection.execute(_STEP_BY_REQUEST, {"episode_id": episode_id, "request_id": request_id}).first()
+        else:
+            stored = connection.execute(_STEP_BY_INDEX, {"episode_id": episode_id, "index": expected_step}).first()
+        if stored is None:
+            return None
+        if expected_step is not None and stored.index != expected_step:
+            raise Conflict(f"request_id {request_id!r} was applied as step {stored.index} of episode "
+                           f"{episode_id!r}, not step {expected_step}")
+        if stored.action != action:
+            raise Conflict(f"step {stored.index} of episode {episode_id!r} was applied with another action")
+        origin = connection.execute(_EPISODE_ORIGIN, {"episode_id": episode_id}).one()
+        actions = list(connection.execute(_STEPS_UP_TO, {"episode_id": episode_id, "index": stored.index}).scalars())
+    env = CodeReviewerEnv(task_name=origin.task, registry=registry)
+    env.reset(seed=origin.seed, episode_id=episode_id, split=origin.split)
+    for recorded in actions:  # the engine is deterministic: this is the reply the step had
+        observation, reward, done, _ = env.step(CodeReviewerAction.from_dict(recorded))
+    outcome = StepOutcome(session_id=origin.session_id, episode_id=episode_id, observation=observation,
+                          reward=reward, done=done,
+                          metadata={"reward_breakdown": reward.breakdown, "cumulative_reward": reward.cumulative_reward,
+                                    "replayed": True, "step_index": stored.index})
+    # The episode as it is now (maybe further on), for the caller's next step.
+    with database.read() as connection:
+        return outcome, read_live_episode(connection, registry, episode_id)
+
+
+def read_live_episode(connection: sa.Connection, registry: TaskRegistry, episode_id: str) -> LiveEpisode:
+    """An episode by id, ready to step (its session's current one or not)."""
+    row = connection.execute(sa.select(EPISODES.c.id, EPISODES.c.session_id, EPISODES.c.status,
+                                       EPISODES.c.step_count, EPISODES.c.state)
+                             .where(EPISODES.c.id == episode_id)).one()
+    return LiveEpisode(episode_id=row.id, session_id=row.session_id, status=row.status,
+                       step_count=row.step_count, env=CodeReviewerEnv.restore(row.state, registry))
 
 
 @dataclass

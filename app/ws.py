@@ -156,7 +156,9 @@ class ReviewSocket:
                 raise FrameError(INVALID_JSON, "Invalid JSON: frames must be UTF-8 text") from None
         if not isinstance(raw, str):
             raise FrameError(INVALID_JSON, "Invalid JSON: empty frame")
-        if len(raw) > self.max_message:
+        # The limit is in bytes: a character is 1 to 4 of them in UTF-8.
+        if len(raw) > self.max_message or (4 * len(raw) > self.max_message
+                                           and len(raw.encode("utf-8", "surrogatepass")) > self.max_message):
             raise FrameError(VALIDATION_ERROR, f"message larger than {self.max_message} bytes")
         try:
             # The application's parser: the one HTTP bodies go through, which refuses what

@@ -535,12 +535,11 @@ def test_64_concurrent_clients_with_racing_pairs_lose_and_duplicate_nothing(data
         assert not errors, errors[:3]
 
         assert race.solo == Counter({200: 36 * 7}), race.solo  # nobody else touches a solo episode
+        # Steps sent at once without expected_step are all applied, one after the other (the
+        # step path's contract): every round of every pair has both its steps.
         for pair in http_pairs + mixed_pairs:
-            assert all(1 <= wins <= 2 for wins in pair.wins), (pair.session_id, pair.wins)
-        assert race.conflicts, "no step ever lost a race: the test made no contention"
-        for error in race.conflicts:
-            assert error.get("reason", error["code"]) == "CONFLICT" and error.get("status", 409) == 409, error
-            assert "retry" in error["message"], error
+            assert all(wins == 2 for wins in pair.wins), (pair.session_id, pair.wins)
+        assert not race.conflicts, race.conflicts[:3]
 
         counts = assert_recorded(database_url, race.acks)
         engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)

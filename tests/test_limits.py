@@ -150,6 +150,9 @@ def test_frames_over_the_message_limit_get_an_error_and_far_over_it_close(tmp_pa
             over = exchange(ws, {"type": "reset", "data": {"agent": "x" * 2000}})
             assert over["type"] == "error" and over["data"]["code"] == "VALIDATION_ERROR"
             assert "1024" in over["data"]["message"]
+            # The limit counts bytes: 600 characters of three bytes each are 1,800 of them.
+            wide = exchange(ws, {"type": "reset", "data": {"agent": "\u20ac" * 600}})
+            assert wide["type"] == "error" and wide["data"]["code"] == "VALIDATION_ERROR", wide
             assert exchange(ws, {"type": "state"})["type"] == "state"
             ws.send("x" * (16 * 1024 + 1))
             with pytest.raises(ConnectionClosed) as closed:
@@ -166,5 +169,48 @@ def test_frames_over_the_message_limit_get_an_error_and_far_over_it_close(tmp_pa
                 break
             time.sleep(0.2)
         assert reply["type"] == "state", reply
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/reset", '{"task": "syntax_check", "seed": 18446744073709551616}', "seed"),
+    ("/reset", '{"task": "syntax_check", "seed": -100000000000000000000000}', "seed"),
+])
+def test_an_integer_beyond_64_bits_is_a_422_naming_its_field(client, path: str, body: str, field: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 422, response.get_json()
+    assert field in error_of(response)["fields"]
+
+
+def test_an_expected_step_beyond_64_bits_is_a_422_naming_it(client) -> None:  # type: ignore[no-untyped-def]
+    session_id = client.post("/reset", json={"task": "syntax_check"}).get_json()["session_id"]
+    body = ('{"session_id": "%s", "expected_step": 100000000000000000000, '
+            '"action": {"action_type": "request_hint"}}' % session_id)
+    response = client.post("/step", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert "expected_step" in error_of(response)["fields"]
+
+
+@pytest.mark.parametrize("path", ["/reset", "/mcp"])
+def test_a_chunked_body_over_the_limit_is_413(tmp_path, sqlite_template, path: str) -> None:  # type: ignore[no-untyped-def]
+    """A body without Content-Length (chunked) is counted as it is read, under gunicorn."""
+    import socket
+
+    shutil.copy(sqlite_template, tmp_path / "chunked.db")
+    server = LiveServer(f"sqlite:///{tmp_path / 'chunked.db'}", workers=1, extra_env={"MAX_BODY_BYTES": "1024"})
+    try:
+        payload = json.dumps({"task": "syntax_check", "agent": "x" * 4000}).encode()
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(payload[n:n + 500]), payload[n:n + 500])
+                          for n in range(0, len(payload), 500)) + b"0\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stream:
+            stream.sendall(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                           b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks)
+            reply = b""
+            while chunk := stream.recv(65536):
+                reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 413"), head
+        assert b"PAYLOAD_TOO_LARGE" in body
     finally:
         server.stop()

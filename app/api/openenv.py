@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify
 
 from app import __version__
-from app.api import bp, registry
+from app.api import bp, registry, request_body
 from app.auth import current_is_admin, current_owner
 from app.db import request_session
 from app.openapi import json_schema
@@ -47,7 +47,7 @@ def schema() -> Response:
 def mcp() -> Response:
     """JSON-RPC 2.0 endpoint; always HTTP 200 with a JSON-RPC body."""
     try:
-        payload = current_app.json.loads(request.get_data(cache=False) or b"")
+        payload = current_app.json.loads(request_body() or b"")
     except (ValueError, UnicodeDecodeError, RecursionError):
         return jsonify(rpc_error(None, PARSE_ERROR, "Parse error: invalid JSON"))
     db = request_session(write=True)

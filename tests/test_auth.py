@@ -176,6 +176,17 @@ def test_analytics_and_export_need_an_admin_key(as_key) -> None:  # type: ignore
     assert len(exported) == 1 and json.loads(exported[0])["status"] == "finished"
 
 
+def test_the_leaderboard_keeps_keys_that_declare_the_same_labels_apart(as_key) -> None:  # type: ignore[no-untyped-def]
+    """Agent and model are what a client says it is: two keys saying the same are two rows."""
+    for key, session_id in ((ALPHA, "la"), (BETA, "lb"), (BETA, "lb2")):
+        as_key(key).post("/reset", json={"session_id": session_id, "task": "syntax_check",
+                                         "agent": "same-agent", "model": "same-model"})
+        as_key(key).post("/step", json={"session_id": session_id, "action": {"action_type": "submit_review"}})
+    leaderboard = as_key(ROOT).get("/api/analytics/agents").get_json()["rows"]
+    by_owner = {row["owner"]: row["episodes"] for row in leaderboard if row["agent"] == "same-agent"}
+    assert by_owner == {owner_label(ALPHA): 1, owner_label(BETA): 2}
+
+
 def test_key_ring_parsing_and_comparison() -> None:
     ring = KeyRing.from_config(" a1 ,b2,, ", ["root"])
     assert ring.enabled and ring.is_valid("a1") and ring.is_valid("b2") and ring.is_valid("root")

@@ -132,10 +132,13 @@ def summary(db: so.Session, filters: Filters) -> list[dict[str, Any]]:
 
 
 def agents(db: so.Session, filters: Filters) -> list[dict[str, Any]]:
-    """The summary metrics per agent and model label (and task): a leaderboard, best first."""
-    query = _episode_metrics([Episode.agent, Episode.model, Episode.task], filters)
+    """The summary metrics per API key, agent and model label (and task): a leaderboard, best
+    first. Agent and model are labels a client declares; ``owner`` (the key's label, None when
+    keys are off) keeps two keys that declare the same labels apart."""
+    query = _episode_metrics([Episode.owner, Episode.agent, Episode.model, Episode.task], filters)
     rows = [_rounded(dict(row._mapping)) for row in db.execute(query)]
-    return sorted(rows, key=lambda r: (r["task"], -(r["mean_score"] or 0.0), r["agent"] or "", r["model"] or ""))
+    return sorted(rows, key=lambda r: (r["task"], -(r["mean_score"] or 0.0), r["agent"] or "", r["model"] or "",
+                                       r["owner"] or ""))
 
 
 def issues(db: so.Session, filters: Filters) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_sock import Sock
 
 from app.auth import current_is_admin, current_owner
@@ -133,6 +133,21 @@ class ReviewSocket:
         self.session_id: Optional[str] = None
         # The current episode as this socket last wrote it: its next step needs no read.
         self.live: Optional[stepping.LiveEpisode] = None
+
+    def bind(self, session_id: str) -> Optional[dict[str, Any]]:
+        """Make this socket the existing session ``session_id`` (``/ws?session_id=``: a client
+        that reconnects goes on with its episode, resending a step whose reply it lost with its
+        ``expected_step`` or ``request_id``). Returns an error frame when there is no such
+        session for this key (another key's is unknown here too)."""
+        if not 1 <= len(session_id) <= 128:
+            return error_frame(VALIDATION_ERROR, "session_id must be 1 to 128 characters",
+                               fields={"session_id": ["Length must be between 1 and 128."]})
+        with self.database.transaction(write=False) as db:
+            known = episodes.session_exists(db, session_id, self.owner)
+        if not known:
+            return error_frame(EXECUTION_ERROR, f"unknown session {session_id!r}", status=404, reason="NOT_FOUND")
+        self.session_id = session_id
+        return None
 
     def handle(self, raw: Any) -> tuple[Optional[dict[str, Any]], bool]:
         """Answer one frame. Returns ``(reply or None, keep the socket open)``; never raises."""
@@ -300,6 +315,13 @@ def review_socket(ws: Any) -> None:
         return
     try:
         connection = ReviewSocket(app, current_owner(), current_is_admin())
+        bound = request.args.get("session_id")
+        if bound is not None:
+            refusal = connection.bind(bound)
+            if refusal is not None:
+                channel.send(json.dumps(refusal))
+                channel.close(1008, "unknown session")
+                return
         rate = MessageRate(app.config.get("WS_MAX_MESSAGES_PER_SECOND", 0),
                            app.config.get("WS_MESSAGE_BURST", 1))
         close_after = app.config.get("WS_RATE_LIMIT_CLOSE_AFTER", 0)

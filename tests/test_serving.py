@@ -173,3 +173,18 @@ def test_websocket_limit_and_open_files_follow_the_worker_class() -> None:
     wanted = min(hard, soft + 512)
     assert raise_open_file_limit(wanted - 256) == wanted
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_make_runs_defaults_hold_1024_websocket_sessions_at_once() -> None:
+    """gunicorn.conf.py's defaults (gevent's worker, two workers here): 1,024 WebSockets opened at
+    once, each a reset and a step, all served while every one stays open (the benchmark's
+    ``--hold``, which also reports the memory per session)."""
+    from app.benchmark.load import hold_sessions
+    from app.benchmark.server import process_tree_rss_mib
+
+    running = LocalServer.with_temporary_database(workers=2)
+    try:
+        held = hold_sessions(running.url, 1024, timeout=30, rss=lambda: process_tree_rss_mib(running.process.pid))
+        assert (held.served, held.refused, held.failed) == (1024, 0, 0), held.first_error
+    finally:
+        running.stop()

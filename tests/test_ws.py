@@ -317,3 +317,29 @@ def test_a_peer_that_answers_pings_but_sends_nothing_is_closed_when_idle(
         assert 2.5 < waited < 6
     finally:
         server.stop()
+
+
+def test_a_client_that_reconnects_binds_its_session_and_resends_a_lost_step_safely(live_server: LiveServer) -> None:
+    """``/ws?session_id=`` makes a new socket the existing session: a step resent with its
+    ``expected_step`` after a lost reply comes back replayed, not applied twice."""
+    with connect(live_server.ws_url) as ws:
+        reset = exchange(ws, {"type": "reset", "data": {"task": "syntax_check", "seed": 11}})
+        session_id = reset["data"]["metadata"]["session_id"]
+        first = exchange(ws, {"type": "step", "data": identify(2), "expected_step": 1})
+        assert first["type"] == "observation"
+    with connect(f"{live_server.ws_url}?session_id={session_id}") as ws:  # the reply was "lost"
+        again = exchange(ws, {"type": "step", "data": identify(2), "expected_step": 1})
+        assert again["type"] == "observation" and again["data"]["metadata"]["replayed"] is True
+        assert again["data"]["observation"] == first["data"]["observation"]
+        assert again["data"]["reward"] == first["data"]["reward"]
+        other = exchange(ws, {"type": "step", "data": identify(3), "expected_step": 1})
+        assert other["type"] == "error" and other["data"]["status"] == 409, other
+        after = exchange(ws, {"type": "step", "data": identify(3), "expected_step": 2})
+        assert after["type"] == "observation" and after["data"]["observation"]["step_number"] == 2
+    state = requests.get(f"{live_server.url}/state", params={"session_id": session_id}, timeout=10).json()
+    assert state["step_count"] == 2
+    with connect(f"{live_server.ws_url}?session_id=no-such-session") as ws:
+        refused = json.loads(ws.recv(timeout=10))
+        assert refused["type"] == "error" and refused["data"]["status"] == 404
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)

@@ -225,8 +225,13 @@ class SessionArgsSchema(StrictSchema):
     session_id = fields.String(required=True, validate=ID_LENGTH)
 
 
-class IdentifyIssueArgsSchema(IssueSchema):
-    """Arguments of the MCP ``identify_issue`` tool: the issue, its confidence, the session."""
+class StepToolArgsSchema(SessionArgsSchema, StepOptionsSchema):
+    """Arguments of the MCP tools that step a session's episode (``request_hint``, ``submit_review``)."""
+
+
+class IdentifyIssueArgsSchema(IssueSchema, StepOptionsSchema):
+    """Arguments of the MCP ``identify_issue`` tool: the issue, its confidence, the session, and
+    what makes the step safe to resend (``expected_step``, ``request_id``)."""
 
     session_id = fields.String(required=True, validate=ID_LENGTH)
     confidence = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0, max=1),

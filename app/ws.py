@@ -207,9 +207,8 @@ class ReviewSocket:
             self._close()
             return None, False
         if kind == "mcp":
-            with self.database.session(write=True) as db:
-                response, ok = handle_jsonrpc(db, self.registry, message.get("data"), owner=self.owner)
-                db.commit() if ok else db.rollback()
+            response = handle_jsonrpc(self.database, self.registry, message.get("data"), owner=self.owner,
+                                      admin=self.admin)
             return {"type": "mcp", "data": response}, True
         raise FrameError(UNKNOWN_TYPE, f"Unknown message type: {kind}")
 

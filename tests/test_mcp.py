@@ -357,3 +357,20 @@ def test_session_close_errors(client) -> None:  # type: ignore[no-untyped-def]
     assert "ghost" in error["message"]
     error_of(rpc(client, "openenv/session/close", {}), -32602)
     error_of(rpc(client, "openenv/session/close", {"session_id": 5}), -32602)
+
+
+def test_a_resent_step_tool_call_gets_its_stored_reply(client) -> None:  # type: ignore[no-untyped-def]
+    """The step tools follow /step's contract: a call resent with its request_id (or
+    expected_step) is answered with the stored reply, not applied twice."""
+    session_id = tool_result(call(client, "start_review", {"task": "syntax_check", "seed": 5}))["session_id"]
+    issue = {"session_id": session_id, "line_number": 3, "issue_type": "syntax_error", "severity": "high",
+             "request_id": "call-1"}
+    first = tool_result(call(client, "identify_issue", issue))
+    again = tool_result(call(client, "identify_issue", issue))
+    assert again["metadata"]["replayed"] is True and again["observation"] == first["observation"]
+    hint = tool_result(call(client, "request_hint", {"session_id": session_id, "expected_step": 2}))
+    assert hint["observation"]["step_number"] == 2
+    stale = call(client, "request_hint", {"session_id": session_id, "expected_step": 2, "request_id": "other"})
+    assert stale["error"]["code"] == -32000, stale  # step 2 exists, and this is not its request
+    state = tool_result(call(client, "get_review_state", {"session_id": session_id}))
+    assert state["step_count"] == 2

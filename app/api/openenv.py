@@ -7,7 +7,7 @@ from flask import Response, current_app, jsonify
 from app import __version__
 from app.api import bp, registry, request_body
 from app.auth import current_is_admin, current_owner
-from app.db import request_session
+from app.db import get_database
 from app.openapi import json_schema
 from app.schemas import ActionSchema, ObservationSchema, StateSchema
 from app.services.mcp import PARSE_ERROR, handle_jsonrpc, rpc_error
@@ -50,10 +50,5 @@ def mcp() -> Response:
         payload = current_app.json.loads(request_body() or b"")
     except (ValueError, UnicodeDecodeError, RecursionError):
         return jsonify(rpc_error(None, PARSE_ERROR, "Parse error: invalid JSON"))
-    db = request_session(write=True)
-    response, ok = handle_jsonrpc(db, registry(), payload, owner=current_owner(), admin=current_is_admin())
-    if ok:
-        db.commit()
-    else:
-        db.rollback()
-    return jsonify(response)
+    return jsonify(handle_jsonrpc(get_database(current_app), registry(), payload, owner=current_owner(),
+                                  admin=current_is_admin()))

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Optional
 
-import sqlalchemy.orm as so
 from marshmallow import Schema, ValidationError
 
+from app.db import Database
 from app.env import TaskRegistry
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed, from_exception
 from app.openapi import json_schema
-from app.schemas import IdentifyIssueArgsSchema, ResetRequestSchema, SessionArgsSchema
-from app.services import episodes
+from app.schemas import IdentifyIssueArgsSchema, ResetRequestSchema, SessionArgsSchema, StepToolArgsSchema
+from app.services import episodes, stepping
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -48,20 +48,25 @@ def rpc_error(request_id: Any, code: int, message: str, data: Any = None) -> dic
 
 
 class McpTools:
-    """The tool table, bound to a database session, the task registry and the caller's owner
-    label (None when API keys are off) and whether the caller's key is an admin key."""
+    """The tool table, bound to the database, the task registry and the caller's owner label
+    (None when API keys are off) and whether the caller's key is an admin key.
 
-    def __init__(self, db: so.Session, registry: TaskRegistry, owner: Optional[str] = None,
+    Resets and steps take the same path as ``/reset`` and ``/step`` (``app.services.stepping``),
+    so a step here follows the same concurrency contract and may carry ``expected_step`` and
+    ``request_id``; every other tool is one transaction of its own.
+    """
+
+    def __init__(self, database: Database, registry: TaskRegistry, owner: Optional[str] = None,
                  admin: bool = False) -> None:
-        self.db, self.registry, self.owner, self.admin = db, registry, owner, admin
+        self.database, self.registry, self.owner, self.admin = database, registry, owner, admin
         self.tools: dict[str, tuple[str, Schema, Callable[[dict[str, Any]], Any]]] = {
             "start_review": ("Start a code-review episode (task, seed, split, labels); returns the "
                              "first observation and the session_id to use afterwards.",
                              ResetRequestSchema(), self._start),
             "identify_issue": ("Report one issue in the snippet of the session's episode.",
                                IdentifyIssueArgsSchema(), self._identify),
-            "request_hint": ("Ask for a hint (costs 0.05).", SessionArgsSchema(), self._hint),
-            "submit_review": ("Submit the review and end the episode.", SessionArgsSchema(), self._submit),
+            "request_hint": ("Ask for a hint (costs 0.05).", StepToolArgsSchema(), self._hint),
+            "submit_review": ("Submit the review and end the episode.", StepToolArgsSchema(), self._submit),
             "get_review_state": ("State and current observation of the session's episode.",
                                  SessionArgsSchema(), self._state),
             "get_review_result": ("Score of the session's episode so far.", SessionArgsSchema(), self._result),
@@ -95,40 +100,43 @@ class McpTools:
                 "structuredContent": result, "isError": False}
 
     def _start(self, args: dict[str, Any]) -> dict[str, Any]:
-        return episodes.start_episode(self.db, self.registry, transport="mcp", owner=self.owner, admin=self.admin,
-                                      **args).to_wire()
+        outcome, _ = stepping.reset_session(self.database, self.registry, transport="mcp", owner=self.owner,
+                                            admin=self.admin, **args)
+        return outcome.to_wire()
 
-    def _act(self, session_id: str, action: dict[str, Any]) -> dict[str, Any]:
-        episode = episodes.current_episode(self.db, session_id, self.owner)
-        return episodes.apply_step(self.db, self.registry, episode, action).to_wire()
+    def _act(self, args: dict[str, Any], action: dict[str, Any]) -> dict[str, Any]:
+        outcome, _ = stepping.step_session(self.database, self.registry, args["session_id"], action,
+                                           owner=self.owner, expected_step=args.get("expected_step"),
+                                           request_id=args.get("request_id"))
+        return outcome.to_wire()
 
     def _identify(self, args: dict[str, Any]) -> dict[str, Any]:
-        session_id, confidence = args.pop("session_id"), args.pop("confidence")
-        return self._act(session_id, {"action_type": "identify_issue", "issue": args, "confidence": confidence})
+        options = {key: args.pop(key) for key in ("session_id", "expected_step", "request_id")}
+        confidence = args.pop("confidence")
+        return self._act(options, {"action_type": "identify_issue", "issue": args, "confidence": confidence})
 
     def _hint(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._act(args["session_id"], {"action_type": "request_hint"})
+        return self._act(args, {"action_type": "request_hint"})
 
     def _submit(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._act(args["session_id"], {"action_type": "submit_review"})
+        return self._act(args, {"action_type": "submit_review"})
 
     def _state(self, args: dict[str, Any]) -> dict[str, Any]:
-        return episodes.session_state(self.db, self.registry, args["session_id"], self.owner)
+        with self.database.transaction(write=False) as db:
+            return episodes.session_state(db, self.registry, args["session_id"], self.owner)
 
     def _result(self, args: dict[str, Any]) -> dict[str, Any]:
-        return episodes.session_result(self.db, self.registry, args["session_id"], self.owner, self.admin)
+        with self.database.transaction(write=False) as db:
+            return episodes.session_result(db, self.registry, args["session_id"], self.owner, self.admin)
 
 
-def handle_jsonrpc(db: so.Session, registry: TaskRegistry, payload: Any,
-                   owner: Optional[str] = None, admin: bool = False) -> tuple[dict[str, Any], bool]:
+def handle_jsonrpc(database: Database, registry: TaskRegistry, payload: Any,
+                   owner: Optional[str] = None, admin: bool = False) -> dict[str, Any]:
     """Answer one JSON-RPC request on behalf of ``owner`` (an API key's label; None: keys off),
-    an admin key when ``admin``.
-
-    Returns:
-        ``(response, ok)``; the caller commits when ``ok`` and rolls back otherwise.
-    """
+    an admin key when ``admin``. What a method writes is committed before it answers (and
+    nothing of a method that fails)."""
     if not isinstance(payload, dict):
-        return rpc_error(None, PARSE_ERROR, "Parse error: the body must be a JSON object"), False
+        return rpc_error(None, PARSE_ERROR, "Parse error: the body must be a JSON object")
     request_id = payload.get("id")
     problems = []
     if payload.get("jsonrpc") != "2.0":
@@ -144,37 +152,39 @@ def handle_jsonrpc(db: so.Session, registry: TaskRegistry, payload: Any,
     if extra:
         problems.append(f"unexpected keys: {', '.join(extra)}")
     if problems:
-        return rpc_error(request_id, INVALID_REQUEST, "Invalid request: " + "; ".join(problems)), False
+        return rpc_error(request_id, INVALID_REQUEST, "Invalid request: " + "; ".join(problems))
 
     method, params = payload["method"], payload.get("params", {})
-    tools = McpTools(db, registry, owner, admin)
+    tools = McpTools(database, registry, owner, admin)
     try:
         if method == "tools/list":
             result = tools.list()
         elif method == "tools/call":
             result = tools.call(params.get("name"), params.get("arguments", {}), params.get("session_id"))
         elif method == "openenv/session/create":
-            session = episodes.ensure_session(db, None, transport="mcp", owner=owner)
-            db.flush()
-            result = {"session_id": session.id}
+            with database.transaction() as db:
+                session = episodes.ensure_session(db, None, transport="mcp", owner=owner)
+                db.flush()
+                result = {"session_id": session.id}
         elif method == "openenv/session/close":
             try:
                 session_id = SESSION_ARGS.load({"session_id": params.get("session_id")})["session_id"]
             except ValidationError as exc:
                 raise JsonRpcError(INVALID_PARAMS, "Invalid params - 'session_id' is required",
                                    {"fields": exc.messages}) from None
-            if not episodes.session_exists(db, session_id, owner):
-                raise JsonRpcError(INVALID_PARAMS, f"Unknown session_id: {session_id!r}")
-            episodes.close_session(db, session_id, owner)
+            with database.transaction() as db:
+                if not episodes.session_exists(db, session_id, owner):
+                    raise JsonRpcError(INVALID_PARAMS, f"Unknown session_id: {session_id!r}")
+                episodes.close_session(db, session_id, owner)
             result = {"session_id": session_id, "closed": True}
         else:
             raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
     except JsonRpcError as exc:
-        return rpc_error(request_id, exc.code, exc.message, exc.data), False
+        return rpc_error(request_id, exc.code, exc.message, exc.data)
     except Exception as exc:  # domain and database errors become JSON-RPC errors, never a 500
         error = from_exception(exc)
-        return rpc_error(request_id, _rpc_code(error), error.message, error.to_dict()), False
-    return {"jsonrpc": "2.0", "id": request_id, "result": result}, True
+        return rpc_error(request_id, _rpc_code(error), error.message, error.to_dict())
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
 def _rpc_code(error: DomainError) -> int:

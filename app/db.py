@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import math
 import os
 import select
 import sqlite3
 import sys
 import threading
+import time
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -170,8 +172,7 @@ def lock_file(fd: int) -> None:
         return
     except BlockingIOError:
         pass
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched("threading"):
+    if _gevent_monkey() is not None:
         import gevent
 
         gevent.get_hub().threadpool.apply(fcntl.flock, (fd, fcntl.LOCK_EX))
@@ -201,7 +202,7 @@ class WalCheckpointer:
         self.interval = interval
         self._pid = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._stop = _StopFlag()
         self.checkpoints = 0
 
     def ensure_running(self) -> None:
@@ -212,44 +213,91 @@ class WalCheckpointer:
             if self._pid == os.getpid():
                 return
             self._pid = os.getpid()
-            self._stop = threading.Event()
+            self._stop = _StopFlag()
             # The thread holds the checkpointer weakly: it ends with its database's owner.
-            threading.Thread(target=WalCheckpointer._run, args=(weakref.ref(self), self._stop, self.interval),
-                             name="sqlite-checkpoint", daemon=True).start()
+            start_native_thread(WalCheckpointer._run, (weakref.ref(self), self._stop, self.interval))
 
-    def checkpoint(self) -> tuple[int, int, int]:
-        """One PASSIVE checkpoint: SQLite's ``(busy, frames in the log, frames copied)``."""
-        sql = "PRAGMA wal_checkpoint(PASSIVE)"
-        with self._engine.connect() as connection:
-            cursor = on_driver(connection, sql, lambda cursor: cursor.execute(sql))
-            try:
-                busy, frames, copied = cursor.fetchone()
-            finally:
-                cursor.close()
+    def checkpoint(self, connection: Optional[sqlite3.Connection] = None) -> tuple[int, int, int]:
+        """One PASSIVE checkpoint, on ``connection`` or on one opened for it: SQLite's ``(busy,
+        frames in the log, frames copied)``."""
+        own = connection is None
+        if connection is None:
+            connection = self.connect()
+        try:
+            busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            if own:
+                connection.close()
         return busy, frames, copied
 
+    def connect(self) -> sqlite3.Connection:
+        """A plain ``sqlite3`` connection to the database, for checkpoints."""
+        return sqlite3.connect(self._engine.url.database, isolation_level=None, check_same_thread=False)
+
     @staticmethod
-    def _run(owner: "weakref.ref[WalCheckpointer]", stop: threading.Event, interval: float) -> None:
+    def _run(owner: "weakref.ref[WalCheckpointer]", stop: "_StopFlag", interval: float) -> None:
+        """The thread: a checkpoint every ``interval`` seconds on a connection of its own (plain
+        ``sqlite3``, no pool: under gevent this is a native thread, where the pool's patched
+        locks do not belong, and the checkpoint's copying and syncing run beside the greenlets)."""
+        sleep = native_sleep()
         failing = False
-        while not stop.wait(interval):
-            checkpointer = owner()
-            if checkpointer is None:
-                return
-            try:
-                checkpointer.checkpoint()
-                checkpointer.checkpoints += 1
-                failing = False
-            except Exception:  # noqa: BLE001 - the next round tries again; writers' fallback bounds the log
-                if not failing:
-                    log.warning("SQLite checkpoint failed (retrying quietly until one succeeds)", exc_info=True)
-                failing = True
-            del checkpointer
+        connection = None
+        try:
+            while not stop.set:
+                sleep(interval)
+                checkpointer = owner()
+                if checkpointer is None or stop.set:
+                    return
+                try:
+                    if connection is None:
+                        connection = checkpointer.connect()
+                    checkpointer.checkpoint(connection)
+                    checkpointer.checkpoints += 1
+                    failing = False
+                except Exception:  # noqa: BLE001 - the next round tries again; writers' fallback bounds the log
+                    if not failing:
+                        log.warning("SQLite checkpoint failed (retrying quietly until one succeeds)", exc_info=True)
+                    failing = True
+                del checkpointer
+        finally:
+            if connection is not None:
+                connection.close()
 
     def stop(self) -> None:
         """Stop this process's thread (it is started again by the next write)."""
         with self._lock:
-            self._stop.set()
+            self._stop.set = True
             self._pid = 0
+
+
+class _StopFlag:
+    """Tells a native thread to end (a plain attribute: no lock that gevent may have patched)."""
+
+    def __init__(self) -> None:
+        self.set = False
+
+
+def _gevent_monkey() -> Any:
+    """gevent's ``monkey`` module when this process is patched (the default server), else None."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey if monkey is not None and monkey.is_module_patched("threading") else None
+
+
+def start_native_thread(target: Callable[..., None], args: tuple[Any, ...]) -> None:
+    """Run ``target(*args)`` on an operating-system thread that does not keep the process alive,
+    also under gevent (whose patched ``threading.Thread`` would make it a greenlet, run on the
+    thread of every other greenlet)."""
+    monkey = _gevent_monkey()
+    if monkey is not None:
+        monkey.get_original("_thread", "start_new_thread")(target, args)
+    else:
+        threading.Thread(target=target, args=args, name="sqlite-checkpoint", daemon=True).start()
+
+
+def native_sleep() -> Callable[[float], None]:
+    """``time.sleep`` as it was before gevent patched it (for native threads)."""
+    monkey = _gevent_monkey()
+    return monkey.get_original("time", "sleep") if monkey is not None else time.sleep
 
 
 def _outcome_unknown() -> Unavailable:
@@ -266,8 +314,8 @@ class GroupCommitter:
     A job gets a connection inside an open transaction and must not commit. A job that raises a
     :class:`~app.errors.DomainError` must have written nothing (it fails alone); any other error
     rolls the shared transaction back and its jobs run again one transaction each, so one bad job
-    never fails another; a timeout (a stalled database, a lock not granted, see :func:`is_timeout`)
-    fails them all at once instead, since each would wait as long again.
+    never fails another; a database that stalls every job (see :func:`stalls_every_job`) fails
+    them all at once instead, since each would wait as long again.
 
     On Postgres every statement is a round trip, and the batch's BEGIN and COMMIT two more: jobs
     that are :class:`Combinable` share a statement with the batch's other jobs of their kind, and
@@ -361,8 +409,10 @@ class GroupCommitter:
             return
         except Exception as exc:  # noqa: BLE001 - retried one by one below
             self._drop_if_broken()
-            if is_timeout(exc) and not committing:
-                # A stalled database or a lock not granted: every job would wait as long again.
+            if stalls_every_job(exc) and not committing:
+                # A silent server, or SQLite locked by another process: each job would wait as
+                # long again. (A Postgres row lock or a slow statement is one job's: those are
+                # run one by one below, so the others go through.)
                 for job in batch:
                     job.result, job.error = None, exc
                 return
@@ -629,13 +679,11 @@ class BoundedConnection(psycopg.Connection):  # type: ignore[type-arg]
             raise DatabaseStalled(f"the database did not answer within {limit:g} s") from None
 
 
-def is_timeout(exc: BaseException) -> bool:
-    """Whether ``exc`` (an SQLAlchemy error or a driver's) says the database did not answer in
-    time or a lock was not granted in time: a stalled database, not a bad statement."""
+def stalls_every_job(exc: BaseException) -> bool:
+    """Whether ``exc`` (an SQLAlchemy error or a driver's) is the whole database's, not one
+    statement's: a server that did not answer at all, or SQLite's write lock held elsewhere."""
     orig = getattr(exc, "orig", exc)
-    if isinstance(orig, (DatabaseStalled, psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled)):
-        return True
-    return isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig)
+    return isinstance(orig, DatabaseStalled) or (isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig))
 
 
 class Database:
@@ -666,6 +714,12 @@ class Database:
             if lock_timeout_ms > 0:
                 server_options.append(f"-c lock_timeout={int(lock_timeout_ms)}")
             options["connect_args"] = {"options": " ".join(filter(None, server_options))}
+            if statement_timeout_ms > 0 and "connect_timeout" not in self.url.query and not os.environ.get(
+                    "PGCONNECT_TIMEOUT"):
+                # A request whose connection stalled reconnects once: bound that wait alike
+                # (libpq's own default is to wait for the operating system, minutes).
+                options["connect_args"]["connect_timeout"] = max(2, math.ceil(statement_timeout_ms / 1000
+                                                                              + ANSWER_GRACE_SECONDS))
         self.engine = sa.create_engine(self.url, **options)
         if self.url.get_backend_name() == "postgresql" and statement_timeout_ms > 0:
             answer_timeout = statement_timeout_ms / 1000 + ANSWER_GRACE_SECONDS

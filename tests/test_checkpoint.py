@@ -85,7 +85,7 @@ def test_a_forked_process_starts_its_own_thread_and_failures_do_not_stop_it(
     assert checkpointer is not None
     calls: list[float] = []
 
-    def failing() -> tuple[int, int, int]:
+    def failing(*_connection: object) -> tuple[int, int, int]:
         calls.append(time.monotonic())
         raise RuntimeError("disk gone")
 
@@ -111,3 +111,33 @@ def test_a_forked_process_starts_its_own_thread_and_failures_do_not_stop_it(
             time.sleep(0.01)
     finally:
         database.dispose()
+
+
+def test_under_gevent_the_checkpoint_runs_on_a_native_thread(tmp_path: Path, sqlite_template: Path) -> None:
+    """In a gevent-patched process (the default server's) the checkpoints run on an operating
+    system thread of their own, not as a greenlet that would hold up every other one."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "db.sqlite"
+    shutil.copy(sqlite_template, path)
+    script = f"""
+from gevent import monkey; monkey.patch_all()
+import os, time
+from app.db import Database
+from app.env import load_registry
+from app.services import stepping
+database = Database("sqlite:///{path}", sqlite_checkpoint_interval=0.02)
+registry = load_registry()
+for seed in range(5):
+    outcome, live = stepping.reset_session(database, registry, transport="http", task="syntax_check", seed=seed)
+    stepping.step_session(database, registry, outcome.session_id, {{"action_type": "request_hint"}}, live=live)
+time.sleep(0.5)
+print(database.checkpointer.checkpoints, len(os.listdir("/proc/self/task")))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    checkpoints, threads = (int(word) for word in done.stdout.split())
+    assert checkpoints > 0
+    assert threads >= 2  # the main thread and the checkpoint's

@@ -374,3 +374,12 @@ def test_a_resent_step_tool_call_gets_its_stored_reply(client) -> None:  # type:
     assert stale["error"]["code"] == -32000, stale  # step 2 exists, and this is not its request
     state = tool_result(call(client, "get_review_state", {"session_id": session_id}))
     assert state["step_count"] == 2
+
+
+@pytest.mark.parametrize("request_id", ["123456789012345678901234", "-99999999999999999999"])
+def test_an_id_beyond_64_bits_is_an_invalid_request_not_a_crash(client, request_id: str) -> None:  # type: ignore[no-untyped-def]
+    body = '{"jsonrpc": "2.0", "id": %s, "method": "tools/list"}' % request_id
+    response = client.post("/mcp", data=body, content_type="application/json")
+    assert response.status_code == 200
+    reply = response.get_json()
+    assert reply["error"]["code"] == -32600 and reply["id"] is None, reply

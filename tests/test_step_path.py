@@ -354,3 +354,26 @@ def test_postgres_through_its_unix_socket_serves_whole_episodes(postgres_url: st
             assert indexes == [1, 2, 3, 4]
     finally:
         app.extensions["database"].dispose()
+
+
+def test_a_step_that_lost_its_race_to_a_reset_is_not_applied_to_the_new_episode(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A slow step whose episode was replaced (a reset) while it waited is refused, not applied
+    to the session's new episode."""
+    database, registry = app.extensions["database"], app.extensions["registry"]
+    first, _ = stepping.reset_session(database, registry, task="syntax_check", session_id="raced")
+    real_step_once = stepping._step_once
+    replaced: list[str] = []
+
+    def reset_meanwhile(db, live, action, request_id=None):  # type: ignore[no-untyped-def]
+        if not replaced:  # the session's reset commits first; this step then loses its race
+            outcome, _ = stepping.reset_session(database, registry, task="syntax_check", session_id="raced")
+            replaced.append(outcome.episode_id)
+        return real_step_once(db, live, action, request_id)
+
+    monkeypatch.setattr(stepping, "_step_once", reset_meanwhile)
+    with pytest.raises(Conflict, match="no longer the session's current episode"):
+        stepping.step_session(database, registry, "raced", {"action_type": "submit_review"})
+    with database.read() as connection:
+        steps = connection.execute(sa.select(Step.episode_id)).scalars().all()
+        status = dict(connection.execute(sa.select(Episode.id, Episode.status)).all())
+    assert steps == [] and status == {first.episode_id: EpisodeStatus.ABANDONED, replaced[0]: EpisodeStatus.RUNNING}

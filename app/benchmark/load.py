@@ -197,7 +197,9 @@ class HoldResult:
     @property
     def kib_per_session(self) -> float:
         """The server's resident memory per open session (served ones), in KiB."""
-        return (self.rss_held_mib - self.rss_before_mib) * 1024 / self.served if self.served else float("nan")
+        if not self.served or not self.rss_held_mib:  # not read: not every session was served in time
+            return float("nan")
+        return (self.rss_held_mib - self.rss_before_mib) * 1024 / self.served
 
 
 async def _hold(ws_url: str, count: int, timeout: float, first_seed: int,
@@ -245,7 +247,7 @@ async def _hold(ws_url: str, count: int, timeout: float, first_seed: int,
         result.seconds = time.monotonic() - started
         result.first_error = result.first_error or f"{outstanding} sessions unsettled after {timeout:g} s"
     release.set()
-    await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=60)
+    await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=timeout + 60)
     return result
 
 

@@ -18,7 +18,8 @@ from app.db import Database
 from app.env import TaskRegistry
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed, from_exception
 from app.openapi import json_schema
-from app.schemas import IdentifyIssueArgsSchema, ResetRequestSchema, SessionArgsSchema, StepToolArgsSchema
+from app.schemas import (IdentifyIssueArgsSchema, ResetRequestSchema, SessionArgsSchema, StepToolArgsSchema,
+                         unstorable)
 from app.services import episodes, stepping
 
 PARSE_ERROR = -32700
@@ -145,8 +146,9 @@ def handle_jsonrpc(database: Database, registry: TaskRegistry, payload: Any,
         problems.append("'method' must be a string")
     if not isinstance(payload.get("params", {}), dict):
         problems.append("'params' must be an object")
-    if request_id is not None and (isinstance(request_id, bool) or not isinstance(request_id, (str, int))):
-        problems.append("'id' must be a string, an integer or null")
+    if request_id is not None and (isinstance(request_id, bool) or not isinstance(request_id, (str, int))
+                                   or unstorable(request_id) is not None):
+        problems.append("'id' must be a string, an integer (within 64 bits) or null")
         request_id = None
     extra = sorted(set(payload) - REQUEST_KEYS)
     if extra:

@@ -540,11 +540,17 @@ def step_session(database: Database, registry: TaskRegistry, session_id: str, ac
         ValidationFailed: the engine rejects the action.
     """
     races = 0
+    raced: Optional[str] = None  # the episode a lost race was on: a retry goes to it or nowhere
     while True:
         fresh = live is None
         if fresh:
             with database.read() as connection:
                 live = read_live(connection, registry, session_id, owner)
+            if raced is not None and live.episode_id != raced:
+                # The session moved on (a reset) while this step waited: it was meant for the
+                # episode it raced on, which is no longer the session's.
+                raise Conflict(f"episode {raced!r} is no longer the session's current episode; "
+                               "the step was not applied")
         try:
             if expected_step is not None and expected_step != live.step_count + 1:
                 raise Conflict(f"episode {live.episode_id!r} is at step {live.step_count}: expected_step "
@@ -555,7 +561,7 @@ def step_session(database: Database, registry: TaskRegistry, session_id: str, ac
             if not fresh:
                 continue  # the copy was stale (another writer moved the episode): read it afresh
             if isinstance(conflict, LostRace) and expected_step is None and races < MAX_RACE_RETRIES:
-                races += 1
+                races, raced = races + 1, episode_id
                 continue
             if expected_step is not None or request_id is not None:
                 replayed = _applied_before(database, registry, episode_id, action, expected_step, request_id)

@@ -738,7 +738,7 @@ class Database:
             )
             # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that a
             # transaction covers the reads it validates (see SQLAlchemy's pysqlite notes).
-            sa.event.listen(self.engine, "begin", _sqlite_begin)
+            sa.event.listen(self.engine, "begin", _sqlite_begin(busy_timeout_ms))
         self.sessionmaker = so.sessionmaker(self.engine, expire_on_commit=False)
         # Writers take SQLite's write lock at BEGIN: a read-then-write transaction that
         # upgraded later could fail with SQLITE_BUSY instead of waiting its turn. Before that
@@ -831,14 +831,42 @@ def _sqlite_pragmas(busy_timeout_ms: int, synchronous: str,  # type: ignore[no-u
     return on_connect
 
 
-def _sqlite_begin(connection: sa.Connection) -> None:
-    options = connection.get_execution_options()
-    if options.get("sqlite_no_begin"):
-        return
-    immediate = options.get("sqlite_immediate", False)
-    # On the driver: the statement needs none of SQLAlchemy's execution machinery.
-    sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-    on_driver(connection, sql, lambda cursor: cursor.execute(sql))
+def _sqlite_begin(busy_timeout_ms: int) -> Callable[[sa.Connection], None]:
+    def begin(connection: sa.Connection) -> None:
+        options = connection.get_execution_options()
+        if options.get("sqlite_no_begin"):
+            return
+        immediate = options.get("sqlite_immediate", False)
+        # On the driver: the statement needs none of SQLAlchemy's execution machinery.
+        sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        if immediate and _gevent_monkey() is not None:
+            on_driver(connection, sql, lambda cursor: _begin_immediate_cooperatively(cursor, busy_timeout_ms))
+        else:
+            on_driver(connection, sql, lambda cursor: cursor.execute(sql))
+
+    return begin
+
+
+def _begin_immediate_cooperatively(cursor: Any, busy_timeout_ms: int) -> None:
+    """``BEGIN IMMEDIATE`` under gevent: SQLite's busy handler would wait for a write lock held
+    by another process (one outside the write gate) in C, stopping every greenlet of the worker;
+    here each attempt fails at once and the wait between attempts is gevent's, up to the same
+    limit. (The service's own writers never meet the lock: the write gate queues them first.)"""
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        pause = 0.001
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))  # gevent's sleep here
+            pause = min(pause * 2, 0.05)
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
 
 
 def init_db(app: Flask) -> Database:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import shutil
 import sqlite3
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -113,15 +114,24 @@ def test_sqlite_write_lock_held_by_another_process_gives_503_within_the_busy_lim
 ) -> None:
     path = tmp_path / "held.db"
     shutil.copy(sqlite_template, path)
-    server = LiveServer(f"sqlite:///{path}", workers=1, extra_env={"SQLITE_BUSY_TIMEOUT_MS": "1000"})
+    server = LiveServer(f"sqlite:///{path}", workers=1, extra_env={"SQLITE_BUSY_TIMEOUT_MS": "3000"})
     try:
         session_id = reset(server.url)
         holder = sqlite3.connect(path, isolation_level=None)
         try:
             holder.execute("BEGIN IMMEDIATE")
             started = time.monotonic()
-            assert_unavailable(step(server.url, session_id))
-            assert time.monotonic() - started < 3
+            waiting: list[requests.Response] = []
+            writer = threading.Thread(target=lambda: waiting.append(step(server.url, session_id)))
+            writer.start()
+            time.sleep(0.5)
+            # While the step waits for the lock, its worker (the only one) serves other requests.
+            began = time.monotonic()
+            assert requests.get(f"{server.url}/tasks", timeout=5).status_code == 200
+            assert time.monotonic() - began < 1
+            writer.join(timeout=30)
+            assert_unavailable(waiting[0])
+            assert 2.5 < time.monotonic() - started < 6
         finally:
             holder.execute("ROLLBACK")
             holder.close()

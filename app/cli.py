@@ -46,8 +46,10 @@ _register_commands()
 
 
 def main() -> None:
-    """Console-script entry point: a domain error (an unmigrated or unreachable database, ...) is
-    one line on stderr and exit status 1, never a traceback."""
+    """Console-script entry point: a domain error or a database error (an unmigrated or
+    unreachable database, ...) is one line on stderr and exit status 1, never a traceback."""
+    import sqlalchemy.exc
+
     from app.errors import DomainError
 
     try:
@@ -55,3 +57,18 @@ def main() -> None:
     except DomainError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         raise SystemExit(1) from None
+    except sqlalchemy.exc.DBAPIError as exc:
+        click.echo(f"Error: {database_problem(exc)}", err=True)
+        raise SystemExit(1) from None
+
+
+def database_problem(exc: BaseException) -> str:
+    """What a database error means to the person who ran a command, in one line."""
+    import psycopg
+
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, psycopg.errors.UndefinedTable) or "no such table" in str(orig):
+        return ("the database has no tables yet: run `alembic upgrade head` first "
+                "(`make run` and the container's entry point do)")
+    first_line = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return f"the database is unavailable: {first_line}"

@@ -141,6 +141,10 @@ def run_episode(episode: Episode, agent: LLMAgent, task: str) -> int:
     log(f"[END] success={str(success).lower()} steps={len(rewards)} rewards={','.join(rewards)}")
     if agent.invalid_replies or agent.api_errors:
         print(f"invalid replies: {agent.invalid_replies}, API errors: {agent.api_errors}", file=sys.stderr)
+    if rewards and agent.api_errors == len(rewards):
+        # The episode ended on the agent's fallback actions alone: no model was evaluated.
+        print("model error: every request to the model API failed", file=sys.stderr)
+        return 1
     return 0 if finished else 1
 
 

@@ -296,3 +296,14 @@ def test_replies_are_parsed_strictly(reply: str, accepted: bool) -> None:
     else:
         with pytest.raises(InvalidReply):
             parse_action(reply)
+
+
+def test_an_unreachable_model_api_is_a_failed_run(fake_model: callable) -> None:
+    """The episode ends on the agent's fallback actions, and the run says it failed (exit 1)."""
+    model = fake_model([])
+    model.url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    result = run_inference(model)
+    assert result.returncode == 1, result.stderr
+    assert "every request to the model API failed" in result.stderr
+    start, steps, end = parse_log(result.stdout)
+    assert steps and all(step["error"] == "api_error" for step in steps)  # each the fallback of a failed request

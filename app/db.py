@@ -683,7 +683,12 @@ def stalls_every_job(exc: BaseException) -> bool:
     """Whether ``exc`` (an SQLAlchemy error or a driver's) is the whole database's, not one
     statement's: a server that did not answer at all, or SQLite's write lock held elsewhere."""
     orig = getattr(exc, "orig", exc)
-    return isinstance(orig, DatabaseStalled) or (isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig))
+    return isinstance(orig, DatabaseStalled) or _sqlite_locked(orig)
+
+
+def _sqlite_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" (its write lock held by another connection)."""
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 class Database:
@@ -714,16 +719,15 @@ class Database:
             if lock_timeout_ms > 0:
                 server_options.append(f"-c lock_timeout={int(lock_timeout_ms)}")
             options["connect_args"] = {"options": " ".join(filter(None, server_options))}
-            if statement_timeout_ms > 0 and "connect_timeout" not in self.url.query and not os.environ.get(
-                    "PGCONNECT_TIMEOUT"):
-                # A request whose connection stalled reconnects once: bound that wait alike
-                # (libpq's own default is to wait for the operating system, minutes).
-                options["connect_args"]["connect_timeout"] = max(2, math.ceil(statement_timeout_ms / 1000
-                                                                              + ANSWER_GRACE_SECONDS))
+        answer_timeout = (statement_timeout_ms / 1000 + ANSWER_GRACE_SECONDS
+                          if self.url.get_backend_name() == "postgresql" and statement_timeout_ms > 0 else None)
+        if answer_timeout is not None and "connect_timeout" not in self.url.query and not os.environ.get(
+                "PGCONNECT_TIMEOUT"):
+            # A request whose connection stalled reconnects once: bound that wait alike
+            # (libpq's own default is to wait for the operating system, minutes).
+            options["connect_args"]["connect_timeout"] = max(2, math.ceil(answer_timeout))
         self.engine = sa.create_engine(self.url, **options)
-        if self.url.get_backend_name() == "postgresql" and statement_timeout_ms > 0:
-            answer_timeout = statement_timeout_ms / 1000 + ANSWER_GRACE_SECONDS
-
+        if answer_timeout is not None:
             def bounded_connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> BoundedConnection:
                 connection = BoundedConnection.connect(*cargs, **cparams)
                 connection.answer_timeout = answer_timeout
@@ -861,7 +865,7 @@ def _begin_immediate_cooperatively(cursor: Any, busy_timeout_ms: int) -> None:
                 cursor.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                if not _sqlite_locked(exc) or time.monotonic() >= deadline:
                     raise
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))  # gevent's sleep here
             pause = min(pause * 2, 0.05)

@@ -65,6 +65,38 @@ def create_postgres_database(admin_url: str, prefix: str = "codereview") -> tupl
     return admin.set(database=name).render_as_string(hide_password=False), drop
 
 
+def wait_until_healthy(url: str, process: "subprocess.Popen[bytes]", timeout: float, name: str,
+                       output: Callable[[], str]) -> None:
+    """Poll ``url``'s ``/health`` until it answers 200.
+
+    Raises:
+        RuntimeError: ``process`` exited first (the message ends with ``output()``), or
+            ``timeout`` seconds passed.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {output()[-2000:]}")
+        try:
+            if requests.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not become ready")
+
+
+def stop_process(process: "subprocess.Popen[bytes]", timeout: float) -> None:
+    """TERM ``process``, then KILL it if it has not exited after ``timeout`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class LocalServer:
     """gunicorn serving the app on a free loopback port."""
 
@@ -102,17 +134,7 @@ class LocalServer:
         return cls(url, cleanup=directory, **options)  # type: ignore[arg-type]
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.output()[-2000:]}")
-            try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("gunicorn did not become ready")
+        wait_until_healthy(self.url, self.process, timeout, "gunicorn", self.output)
 
     def output(self) -> str:
         """What gunicorn printed so far."""
@@ -121,13 +143,7 @@ class LocalServer:
 
     def stop(self) -> None:
         """Stop gunicorn (TERM, then KILL after 15 s) and remove a temporary database."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=15)
         self.log.close()
         if self._cleanup is not None:
             shutil.rmtree(self._cleanup, ignore_errors=True)

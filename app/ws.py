@@ -16,14 +16,15 @@ from typing import Any, Callable, Optional
 
 from flask import Flask, current_app, request
 from flask_sock import Sock
+from marshmallow import ValidationError
 
 from app.auth import current_is_admin, current_owner
 from app.db import get_database
 from app.env import TaskRegistry
 from app.jsonio import dumps_text
 from app.errors import DomainError, ValidationFailed, error_body, from_exception
-from app.schemas import (ActionSchema, ResetRequestSchema, StepOptionsSchema, plainly_valid_action,
-                         plainly_valid_step_options)
+from app.schemas import (ActionSchema, ResetRequestSchema, SessionQuerySchema, StepOptionsSchema,
+                         plainly_valid_action, plainly_valid_step_options)
 from app.services import episodes, stepping
 from app.services.mcp import handle_jsonrpc
 from app.ws_channel import Channel, ChannelClosed, HandshakeOnly
@@ -45,6 +46,7 @@ HARD_FRAME_FACTOR = 16
 reset_schema = ResetRequestSchema()
 action_schema = ActionSchema()
 step_options_schema = StepOptionsSchema()
+session_query_schema = SessionQuerySchema()
 
 
 class FrameError(Exception):
@@ -139,9 +141,10 @@ class ReviewSocket:
         that reconnects goes on with its episode, resending a step whose reply it lost with its
         ``expected_step`` or ``request_id``). Returns an error frame when there is no such
         session for this key (another key's is unknown here too)."""
-        if not 1 <= len(session_id) <= 128:
-            return error_frame(VALIDATION_ERROR, "session_id must be 1 to 128 characters",
-                               fields={"session_id": ["Length must be between 1 and 128."]})
+        try:
+            session_query_schema.load({"session_id": session_id})
+        except ValidationError as exc:
+            return error_frame(VALIDATION_ERROR, "the session_id of the URL is not valid", fields=exc.messages)
         with self.database.transaction(write=False) as db:
             known = episodes.session_exists(db, session_id, self.owner)
         if not known:
@@ -199,8 +202,8 @@ class ReviewSocket:
         if kind == "step":
             if "data" not in message:
                 raise FrameError(VALIDATION_ERROR, "Invalid message: step needs 'data' (the action)")
-            options = {key: message[key] for key in ("expected_step", "request_id") if key in message}
-            return {"type": "observation", "data": self._observation_data(self._step(message["data"], options))}, True
+            return {"type": "observation",
+                    "data": self._observation_data(self._step(message["data"], _step_options(message)))}, True
         if kind == "state":
             return {"type": "state", "data": self._state()}, True
         if kind == "close":
@@ -228,8 +231,7 @@ class ReviewSocket:
             args = {key: value for key, value in message.items() if key != "action"}
             return {"type": "observation", "data": self._reset(args)}
         if kind == "step":
-            options = {key: message[key] for key in ("expected_step", "request_id") if key in message}
-            return {"type": "observation", "data": self._step(message.get("data"), options)}
+            return {"type": "observation", "data": self._step(message.get("data"), _step_options(message))}
         if kind == "state":
             return {"type": "state", "data": self._state()}
         if kind == "get_result":
@@ -279,6 +281,11 @@ class ReviewSocket:
             self.live = None
             with self.database.transaction() as db:
                 episodes.close_session(db, self.session_id, self.owner)
+
+
+def _step_options(message: dict[str, Any]) -> dict[str, Any]:
+    """The ``expected_step`` and ``request_id`` a step message carries beside its action."""
+    return {key: message[key] for key in step_options_schema.fields if key in message}
 
 
 def init_ws(app: Flask) -> None:

@@ -103,6 +103,26 @@ def postgres_url() -> Iterator[str]:
     drop()
 
 
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """A migrated Postgres database of this test's own (dropped afterwards)."""
+    require_postgres()
+    url, drop = create_postgres_database()
+    try:
+        migrate(url)
+        yield url
+    finally:
+        drop()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated SQLite database of this test's own (a copy of the template)."""
+    path = tmp_path / "test.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
 TABLES = ("episode_issues", "steps", "episodes", "sessions")
 
 

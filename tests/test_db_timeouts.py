@@ -5,22 +5,18 @@ connection, and SQLite's write lock held by another process."""
 from __future__ import annotations
 
 import inspect
-import shutil
 import sqlite3
 import threading
 import time
 from importlib import metadata
-from pathlib import Path
-from typing import Iterator
 
 import psycopg
-import pytest
 import requests
 import sqlalchemy as sa
 
 from app.db import BoundedConnection
 
-from conftest import LiveServer, create_postgres_database, migrate, require_postgres
+from conftest import LiveServer
 from tcp_proxy import TcpProxy
 
 HINT = {"action_type": "request_hint"}
@@ -51,19 +47,8 @@ def assert_unavailable(response: requests.Response) -> None:
     assert set(body) == {"error"} and body["error"]["code"] == "SERVICE_UNAVAILABLE", body
 
 
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    require_postgres()
-    url, drop = create_postgres_database("crstall")
-    try:
-        migrate(url)
-        yield url
-    finally:
-        drop()
-
-
-def test_a_postgres_that_stops_answering_gives_503_within_the_limit(postgres_database: str) -> None:
-    target = sa.make_url(postgres_database)
+def test_a_postgres_that_stops_answering_gives_503_within_the_limit(fresh_postgres_url: str) -> None:
+    target = sa.make_url(fresh_postgres_url)
     proxy = TcpProxy((target.host or "127.0.0.1", target.port or 5432))
     proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     # One worker: what it serves during the stall, it serves beside the stalled request.
@@ -89,11 +74,11 @@ def test_a_postgres_that_stops_answering_gives_503_within_the_limit(postgres_dat
         proxy.close()
 
 
-def test_a_row_lock_held_elsewhere_gives_503_within_the_lock_timeout(postgres_database: str) -> None:
-    server = LiveServer(postgres_database, workers=1, extra_env={"DB_LOCK_TIMEOUT_MS": "500"})
+def test_a_row_lock_held_elsewhere_gives_503_within_the_lock_timeout(fresh_postgres_url: str) -> None:
+    server = LiveServer(fresh_postgres_url, workers=1, extra_env={"DB_LOCK_TIMEOUT_MS": "500"})
     try:
         locked, free = reset(server.url), reset(server.url)
-        holder = psycopg.connect(sa.make_url(postgres_database).set(drivername="postgresql")
+        holder = psycopg.connect(sa.make_url(fresh_postgres_url).set(drivername="postgresql")
                                  .render_as_string(hide_password=False))
         try:
             holder.execute("SELECT 1 FROM episodes WHERE session_id = %s FOR UPDATE", (locked,))
@@ -109,12 +94,9 @@ def test_a_row_lock_held_elsewhere_gives_503_within_the_lock_timeout(postgres_da
         server.stop()
 
 
-def test_sqlite_write_lock_held_by_another_process_gives_503_within_the_busy_limit(
-    tmp_path: Path, sqlite_template: Path
-) -> None:
-    path = tmp_path / "held.db"
-    shutil.copy(sqlite_template, path)
-    server = LiveServer(f"sqlite:///{path}", workers=1, extra_env={"SQLITE_BUSY_TIMEOUT_MS": "3000"})
+def test_sqlite_write_lock_held_by_another_process_gives_503_within_the_busy_limit(sqlite_url: str) -> None:
+    path = sa.make_url(sqlite_url).database
+    server = LiveServer(sqlite_url, workers=1, extra_env={"SQLITE_BUSY_TIMEOUT_MS": "3000"})
     try:
         session_id = reset(server.url)
         holder = sqlite3.connect(path, isolation_level=None)

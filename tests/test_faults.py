@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import threading
@@ -201,18 +200,11 @@ class RetryingPlayer:
                 self.finished += 1
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    path = tmp_path / "faults.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_killing_a_worker_mid_run_loses_no_acknowledged_step(backend: str, request: pytest.FixtureRequest) -> None:
     if not Path("/proc").is_dir():
         pytest.skip("needs /proc to find gunicorn's workers")
-    database_url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "database_url_postgres")
+    database_url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "fresh_postgres_url")
     server = LiveServer(database_url, workers=3, threads=8, extra_env={"SERVED_BY_HEADER": "1"})
     try:
         acks: list[Ack] = []
@@ -257,18 +249,6 @@ def test_killing_a_worker_mid_run_loses_no_acknowledged_step(backend: str, reque
         assert all(counts[f"kill-{n}-{r}"] >= 7 for n in range(16) for r in range(3))
     finally:
         server.stop()
-
-
-@pytest.fixture
-def database_url_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh, migrated Postgres database of its own."""
-    require_postgres()
-    url, drop = create_postgres_database("crfault")
-    try:
-        migrate(url)
-        yield url
-    finally:
-        drop()
 
 
 # ---------------------------------------------------------------------- the database goes away

@@ -193,12 +193,11 @@ def test_an_expected_step_beyond_64_bits_is_a_422_naming_it(client) -> None:  # 
 
 
 @pytest.mark.parametrize("path", ["/reset", "/mcp"])
-def test_a_chunked_body_over_the_limit_is_413(tmp_path, sqlite_template, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_chunked_body_over_the_limit_is_413(sqlite_url: str, path: str) -> None:
     """A body without Content-Length (chunked) is counted as it is read, under gunicorn."""
     import socket
 
-    shutil.copy(sqlite_template, tmp_path / "chunked.db")
-    server = LiveServer(f"sqlite:///{tmp_path / 'chunked.db'}", workers=1, extra_env={"MAX_BODY_BYTES": "1024"})
+    server = LiveServer(sqlite_url, workers=1, extra_env={"MAX_BODY_BYTES": "1024"})
     try:
         payload = json.dumps({"task": "syntax_check", "agent": "x" * 4000}).encode()
         chunks = b"".join(b"%x\r\n%s\r\n" % (len(payload[n:n + 500]), payload[n:n + 500])

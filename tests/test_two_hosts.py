@@ -14,14 +14,14 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from app.devserver import free_port
+from app.devserver import free_port, stop_process, wait_until_healthy
 
-from conftest import ROOT, LiveServer, create_postgres_database, migrate, require_postgres
+from conftest import ROOT, LiveServer
 from test_faults import SUBMIT, Ack, ack_from_reply, assert_recorded, identify, wait_for, worker_pids
 
 CLIENTS = 8
@@ -49,28 +49,15 @@ class Balancer:
                    SERVICE_B=f"127.0.0.1:{services[1].port}")
         self.process = subprocess.Popen([haproxy_binary(), "-db", "-f", str(ROOT / "docs" / "haproxy.cfg")],
                                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 20
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"haproxy exited: {self.process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("haproxy did not become ready")
-            time.sleep(0.1)
+        try:
+            wait_until_healthy(self.url, self.process, 20, "haproxy",
+                               lambda: self.process.stderr.read().decode())  # type: ignore[union-attr]
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=10)
         if self.process.stderr is not None:
             self.process.stderr.close()
 
@@ -127,20 +114,9 @@ class Player:
                 self.finished += 1
 
 
-@pytest.fixture
-def shared_postgres() -> Iterator[str]:
-    require_postgres()
-    url, drop = create_postgres_database("crhosts")
-    try:
-        migrate(url)
-        yield url
-    finally:
-        drop()
-
-
-def test_two_instances_behind_haproxy_lose_nothing_when_one_dies(shared_postgres: str) -> None:
+def test_two_instances_behind_haproxy_lose_nothing_when_one_dies(fresh_postgres_url: str) -> None:
     haproxy_binary()
-    instances = [LiveServer(shared_postgres, workers=1) for _ in range(2)]
+    instances = [LiveServer(fresh_postgres_url, workers=1) for _ in range(2)]
     balancer = None
     try:
         balancer = Balancer(instances)
@@ -171,7 +147,7 @@ def test_two_instances_behind_haproxy_lose_nothing_when_one_dies(shared_postgres
         assert [player.finished for player in players] == [EPISODES] * CLIENTS
         assert len(acks) > killed_at, "nothing was served after the kill"
         assert sum(player.retries for player in players) > 0, "no request met the dead instance"
-        counts = assert_recorded(shared_postgres, acks)  # nothing acknowledged lost or stored twice
+        counts = assert_recorded(fresh_postgres_url, acks)  # nothing acknowledged lost or stored twice
         assert len(counts) == CLIENTS * EPISODES
         assert sorted(counts.values()) == [REPORTS + 1] * (CLIENTS * EPISODES)  # every step applied once
     finally:

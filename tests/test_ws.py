@@ -276,12 +276,8 @@ def server_frames(raw: socket.socket, seconds: float) -> tuple[list[tuple[int, b
     return frames, time.monotonic() - started
 
 
-def test_a_vanished_peer_is_pinged_then_closed_and_its_slot_serves_the_next_client(
-    tmp_path: Path, sqlite_template: Path
-) -> None:
-    path = tmp_path / "ping.db"
-    shutil.copy(sqlite_template, path)
-    server = LiveServer(f"sqlite:///{path}", workers=1, extra_env={
+def test_a_vanished_peer_is_pinged_then_closed_and_its_slot_serves_the_next_client(sqlite_url: str) -> None:
+    server = LiveServer(sqlite_url, workers=1, extra_env={
         "WS_MAX_CONNECTIONS": "1", "WS_PING_SECONDS": "1", "WS_IDLE_SECONDS": "600"})
     try:
         silent = open_raw_websocket(server.port)
@@ -299,12 +295,8 @@ def test_a_vanished_peer_is_pinged_then_closed_and_its_slot_serves_the_next_clie
         server.stop()
 
 
-def test_a_peer_that_answers_pings_but_sends_nothing_is_closed_when_idle(
-    tmp_path: Path, sqlite_template: Path
-) -> None:
-    path = tmp_path / "idle.db"
-    shutil.copy(sqlite_template, path)
-    server = LiveServer(f"sqlite:///{path}", workers=1, extra_env={"WS_PING_SECONDS": "1", "WS_IDLE_SECONDS": "3"})
+def test_a_peer_that_answers_pings_but_sends_nothing_is_closed_when_idle(sqlite_url: str) -> None:
+    server = LiveServer(sqlite_url, workers=1, extra_env={"WS_PING_SECONDS": "1", "WS_IDLE_SECONDS": "3"})
     try:
         with connect(server.ws_url) as ws:
             assert exchange(ws, {"type": "reset", "data": {"task": "syntax_check"}})["type"] == "observation"

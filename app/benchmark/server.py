@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-import requests
 import sqlalchemy as sa
 
 from app.benchmark.load import LoadResult, fresh_seeds, run_load
 from app.config import PROJECT_ROOT
-from app.devserver import LocalServer, create_postgres_database, free_port, migrate
+from app.devserver import (LocalServer, create_postgres_database, free_port, migrate, stop_process,
+                           wait_until_healthy)
 from app.serving import is_cooperative
 
 
@@ -134,26 +134,11 @@ def anchor_server() -> Iterator[tuple[str, int]]:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the anchor server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if requests.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the anchor server did not become ready")
-            time.sleep(0.1)
+        wait_until_healthy(url, process, 60, "the anchor server",
+                           lambda: process.stderr.read().decode())  # type: ignore[union-attr]
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=15)
         if process.stderr is not None:
             process.stderr.close()
 

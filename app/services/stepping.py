@@ -393,6 +393,11 @@ def read_live(connection: sa.Connection, registry: TaskRegistry, session_id: str
         raise NotFound(f"unknown session {session_id!r}; call /reset first")
     if row.id is None:
         raise NotFound(f"session {session_id!r} has no episode; call /reset first")
+    return _live(row, registry)
+
+
+def _live(row: Any, registry: TaskRegistry) -> LiveEpisode:
+    """A row of the episode's ``id``, ``session_id``, ``status``, ``step_count`` and ``state``, ready to step."""
     return LiveEpisode(episode_id=row.id, session_id=row.session_id, status=row.status,
                        step_count=row.step_count, env=CodeReviewerEnv.restore(row.state, registry))
 
@@ -598,6 +603,8 @@ _STEPS_UP_TO = (sa.select(STEPS.c.action).where(STEPS.c.episode_id == sa.bindpar
                 .order_by(STEPS.c.index))
 _EPISODE_ORIGIN = (sa.select(EPISODES.c.session_id, EPISODES.c.task, EPISODES.c.seed, EPISODES.c.split)
                    .where(EPISODES.c.id == sa.bindparam("episode_id")))
+_READ_EPISODE = (sa.select(EPISODES.c.id, EPISODES.c.session_id, EPISODES.c.status, EPISODES.c.step_count,
+                           EPISODES.c.state).where(EPISODES.c.id == sa.bindparam("episode_id")))
 
 
 def _applied_before(database: Database, registry: TaskRegistry, episode_id: str, action: dict[str, Any],
@@ -633,16 +640,7 @@ def _applied_before(database: Database, registry: TaskRegistry, episode_id: str,
                                     "replayed": True, "step_index": stored.index})
     # The episode as it is now (maybe further on), for the caller's next step.
     with database.read() as connection:
-        return outcome, read_live_episode(connection, registry, episode_id)
-
-
-def read_live_episode(connection: sa.Connection, registry: TaskRegistry, episode_id: str) -> LiveEpisode:
-    """An episode by id, ready to step (its session's current one or not)."""
-    row = connection.execute(sa.select(EPISODES.c.id, EPISODES.c.session_id, EPISODES.c.status,
-                                       EPISODES.c.step_count, EPISODES.c.state)
-                             .where(EPISODES.c.id == episode_id)).one()
-    return LiveEpisode(episode_id=row.id, session_id=row.session_id, status=row.status,
-                       step_count=row.step_count, env=CodeReviewerEnv.restore(row.state, registry))
+        return outcome, _live(connection.execute(_READ_EPISODE, {"episode_id": episode_id}).one(), registry)
 
 
 @dataclass
